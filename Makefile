@@ -1,0 +1,39 @@
+# Pleura's two commands: `make run` and `make test`. Both install the Debian packages that are
+# missing (as root, with apt-get; nothing happens when all are present), build, then run.
+
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+# One configuration for running, testing and benchmarking, so nothing is built twice. Release
+# because decoding, compositing and the phantom are pixel loops; -enable-testing so the test
+# targets can still use @testable imports.
+BUILD_FLAGS := -c release -Xswiftc -enable-testing
+BIN := .build/release/pleura
+
+# What `pleura` needs to build and run.
+RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavcodec-dev \
+	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision
+# What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
+# terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool) and tmux.
+TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux
+
+.PHONY: run test build deps deps-test bench clean
+
+run: deps build
+	$(BIN) run Sessions/demo.toml
+
+test: deps deps-test build
+	$(SWIFT) test $(BUILD_FLAGS)
+
+build:
+	$(SWIFT) build $(BUILD_FLAGS)
+
+bench: deps deps-test build
+	$(BIN) bench
+
+deps:
+	@sh Scripts/install-debian-packages.sh $(RUN_PACKAGES)
+
+deps-test:
+	@sh Scripts/install-debian-packages.sh $(TEST_PACKAGES)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+// Pleura: a terminal workstation for lung-ultrasound annotation and explainability review.
+//
+// Module graph (arrows only point down): PleuraCore → PleuraMedia / PleuraStore / PleuraRender /
+// PleuraModel → PleuraPhantom → PleuraTUI → pleura. Each Swift module hides its C library; the C
+// targets are thin (module map + shim header).
+import PackageDescription
+
+let package = Package(
+    name: "Pleura",
+    products: [
+        .executable(name: "pleura", targets: ["pleura"]),
+        // The libtorch shim is a separate shared library that PleuraModel opens with dlopen, so the
+        // commands that need no model never pay libtorch's ~0.3 s of dynamic linking at start-up.
+        .library(name: "PleuraTorchShim", type: .dynamic, targets: ["CPleuraTorch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(name: "CSixel", pkgConfig: "libsixel", providers: [.apt(["libsixel-dev"])]),
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .target(
+            name: "CPleuraTorch",
+            cxxSettings: [
+                .unsafeFlags(["-I/usr/include/torch/csrc/api/include"]),
+                .define("_GLIBCXX_USE_CXX11_ABI", to: "1"),
+            ],
+            linkerSettings: [.linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
+        ),
+
+        // MARK: Swift modules
+        .target(name: "PleuraCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg"]),
+        .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PleuraRender", dependencies: ["PleuraCore", "CSixel"]),
+        .target(name: "PleuraModel", dependencies: ["PleuraCore"]),
+        .target(name: "PleuraPhantom", dependencies: ["PleuraCore", "PleuraMedia"]),
+        .target(name: "PleuraTUI", dependencies: [
+            "PleuraCore", "PleuraMedia", "PleuraStore", "PleuraRender", "PleuraModel", "PleuraPhantom", "CNcursesw",
+        ]),
+        .executableTarget(name: "pleura", dependencies: [
+            "PleuraCore", "PleuraMedia", "PleuraStore", "PleuraRender", "PleuraModel", "PleuraPhantom", "PleuraTUI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .target(name: "PleuraTestSupport", dependencies: ["PleuraCore"], path: "Tests/PleuraTestSupport"),
+        .testTarget(name: "PleuraCoreTests", dependencies: ["PleuraCore", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraMediaTests", dependencies: ["PleuraMedia", "PleuraPhantom", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraStoreTests", dependencies: ["PleuraStore", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraRenderTests", dependencies: ["PleuraRender", "PleuraMedia", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraModelTests", dependencies: ["PleuraModel", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraTUITests", dependencies: ["PleuraTUI", "PleuraTestSupport"]),
+        // Drives the built `pleura` executable as a user would (processes, tmux, xterm).
+        .testTarget(name: "PleuraCLITests", dependencies: ["PleuraCore", "PleuraTestSupport"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,11 @@
+import CFFmpeg
+
+/// Versions of the FFmpeg libraries Pleura runs with, for `pleura doctor` and bug reports.
+public enum MediaLibraries {
+    /// e.g. `["avformat": "59.27.100", ...]`.
+    public static var versions: [String: String] {
+        func v(_ n: UInt32) -> String { "\(n >> 16).\((n >> 8) & 0xFF).\(n & 0xFF)" }
+        return ["avformat": v(avformat_version()), "avcodec": v(avcodec_version()),
+                "swscale": v(swscale_version()), "avutil": v(avutil_version())]
+    }
+}
