@@ -9,6 +9,7 @@ struct Pleura: ParsableCommand {
         abstract: "Lung-ultrasound annotation and explainability review in the terminal.",
         subcommands: [
             VersionCommand.self,
+            BenchCommand.self,
         ]
     )
 }
