@@ -10,6 +10,8 @@ struct Pleura: ParsableCommand {
         subcommands: [
             VersionCommand.self,
             BenchCommand.self,
+            ProbeCommand.self,
+            FrameCommand.self,
         ]
     )
 }
