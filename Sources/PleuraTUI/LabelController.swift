@@ -267,7 +267,7 @@ public final class LabelController {
         let frames = clip.sampledFrames
         guard !frames.isEmpty else { return .none }
         var position = sampledPosition
-        if !frameIsSampled && delta > 0 { position -= 1 }   // between samples: +1 goes to the next one
+        if !frameIsSampled && delta < 0 { position += 1 }   // between samples: -1 goes to the one before
         if unlabelledOnly {
             var moved = 0
             var p = position

@@ -143,7 +143,7 @@ final class LabelScreen {
             add(" Note     " + (c.labels.note.map { "\"" + SafeText.sanitize($0) + "\"" } ?? "–"))
         }
         add("")
-        add("Annotator " + SafeText.sanitize(c.session.annotator.name) + " (uid \(c.session.annotator.uid))")
+        add("Annotator " + SafeText.sanitize(c.session.annotator) + " (uid \(getuid()))")
         let p = c.progress
         add("Progress  \(p.labelled)/\(p.total) frames labelled" + (p.unopenedClips > 0 ? " (+\(p.unopenedClips) clips)" : ""))
         let clipDone = c.clip.labelled.count

@@ -1,31 +1,20 @@
 import Foundation
 import TOMLKit
 
-/// Who is labelling: a name recorded with every event, and the OS user id of the process that
-/// wrote it (so a shared database shows which login account an annotator name came from).
-public struct Annotator: Hashable, Sendable, CustomStringConvertible {
-    public var name: String
-    public var uid: UInt32
-
-    public init(name: String, uid: UInt32) {
-        self.name = name
-        self.uid = uid
-    }
-
-    /// The login user of this process: `$USER`/`$LOGNAME` when they agree with the uid's
-    /// password entry, else the password entry's name, else `uid<N>`.
-    public static var loginUser: Annotator {
+/// The login user of this process, the default annotator name: the password entry's name for
+/// the uid, else `$USER`/`$LOGNAME`, else `uid<N>`. (The store records the OS user and uid beside
+/// every change itself.)
+public enum LoginUser {
+    public static var name: String {
         let uid = getuid()
-        var name: String? = nil
-        if let pw = getpwuid(uid), let cName = pw.pointee.pw_name { name = String(cString: cName) }
-        if name == nil || name!.isEmpty {
-            let env = ProcessInfo.processInfo.environment
-            name = env["USER"] ?? env["LOGNAME"]
+        if let pw = getpwuid(uid), let cName = pw.pointee.pw_name {
+            let n = String(cString: cName)
+            if !n.isEmpty { return n }
         }
-        return Annotator(name: (name?.isEmpty == false) ? name! : "uid\(uid)", uid: uid)
+        let env = ProcessInfo.processInfo.environment
+        if let n = env["USER"] ?? env["LOGNAME"], !n.isEmpty { return n }
+        return "uid\(uid)"
     }
-
-    public var description: String { "\(name) (uid \(uid))" }
 }
 
 /// Grad-CAM family methods a session can ask the model to explain with.
@@ -73,7 +62,7 @@ public struct LabelSchema: Equatable, Sendable {
 /// mode = "label"                        # label | rate | review
 /// media = ["clips/*.mp4"]               # globs relative to this file
 /// store = "{cache}/convex.sqlite"       # relative to this file; {cache} = Pleura's cache folder
-/// annotator = "dr-lee"                  # default: the login user (recorded with the OS uid)
+/// annotator = "dr-lee"                  # default: the login user (the store adds the OS uid)
 /// keymap = "default"                    # a name in Keymaps/, or a path relative to this file
 /// order = "shuffled"                    # sequential | shuffled (clip order)
 /// seed = 7                              # shuffle seed
@@ -144,7 +133,8 @@ public struct Session: Sendable {
     public var mode: Mode
     public var media: MediaSource
     public var store: URL
-    public var annotator: Annotator
+    /// The annotator name labels are recorded under.
+    public var annotator: String
     /// A keymap name (looked up in Keymaps/ folders) or an absolute path.
     public var keymap: String
     public var sampling: Sampling
@@ -241,12 +231,12 @@ public struct Session: Sendable {
         guard !storeText.isEmpty else { throw fail("store", "store is empty") }
         let store = resolve(storeText, against: dir)
 
-        var annotator = Annotator.loginUser
+        var annotator = LoginUser.name
         if let a = try string(table, "annotator", "annotator") {
             guard !a.isEmpty, !a.unicodeScalars.contains(where: SafeText.isUnsafe) else {
                 throw fail("annotator", "annotator must be a non-empty name without control characters")
             }
-            annotator.name = a
+            annotator = a
         }
 
         var keymap = try string(table, "keymap", "keymap") ?? "default"
