@@ -147,3 +147,47 @@ func readText(_ url: URL) throws -> String {
     }
     return text
 }
+
+extension Keymap {
+    /// The folders searched for a keymap given by name (`default`, `vim`, `keypad`): `Keymaps/`
+    /// beside and above the session file, in the current directory, and in the checkout the
+    /// running executable was built in (`<repo>/.build/<config>/pleura` → `<repo>/Keymaps`), then
+    /// `/usr/share/pleura/Keymaps`.
+    public static func searchFolders(sessionFile: URL?) -> [URL] {
+        var out: [URL] = []
+        if let sessionFile {
+            let dir = sessionFile.deletingLastPathComponent()
+            out.append(dir.appendingPathComponent("Keymaps"))
+            out.append(dir.deletingLastPathComponent().appendingPathComponent("Keymaps"))
+        }
+        out.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Keymaps"))
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {
+            out.append(dir.appendingPathComponent("Keymaps"))
+            dir.deleteLastPathComponent()
+        }
+        out.append(URL(fileURLWithPath: "/usr/share/pleura/Keymaps"))
+        return out
+    }
+
+    /// Finds a keymap by name or path (see ``searchFolders(sessionFile:)``), loads it and applies
+    /// the user's override. `nameOrPath` containing `/` or ending in `.toml` is a path.
+    public static func resolve(_ nameOrPath: String, sessionFile: URL?, userOverride: URL? = Keymap.userOverrideURL) throws -> Keymap {
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") {
+            let url = URL(fileURLWithPath: nameOrPath)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw PleuraError(file: url.path, "keymap file not found")
+            }
+            return try load(url, userOverride: userOverride)
+        }
+        let folders = searchFolders(sessionFile: sessionFile)
+        for folder in folders {
+            let url = folder.appendingPathComponent(nameOrPath + ".toml")
+            if FileManager.default.fileExists(atPath: url.path) { return try load(url.standardizedFileURL, userOverride: userOverride) }
+        }
+        throw PleuraError(file: nameOrPath + ".toml", "no keymap of this name in "
+                          + folders.map { $0.standardizedFileURL.path }.joined(separator: ", ")
+                          + " (give a path, or use default, vim or keypad)")
+    }
+}
