@@ -28,6 +28,12 @@ enum ProcessSignals {
             ProcessSignals.pending.bitwiseOr(UInt64(1) << UInt64(sig), ordering: .relaxed)
         }
         for sig in [SIGTERM, SIGHUP, SIGINT, SIGTSTP] { signal(sig, record) }
+        // A parent may have started us with these blocked (seen under test runners and some
+        // process supervisors); blocked, SIGTERM and SIGHUP would never end the program.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for sig in [SIGTERM, SIGHUP, SIGINT, SIGTSTP, SIGCONT, SIGWINCH] { sigaddset(&wanted, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         // A crash must not leave the terminal in raw mode on the alternate screen: restore the
         // saved settings with async-signal-safe calls, then die the normal way.
         let crash: @convention(c) (Int32) -> Void = { sig in
