@@ -12,6 +12,7 @@ struct Pleura: ParsableCommand {
             BenchCommand.self,
             ProbeCommand.self,
             FrameCommand.self,
+            DecodeAllCommand.self,
         ]
     )
 }
