@@ -14,6 +14,7 @@ struct Pleura: ParsableCommand {
             BenchCommand.self,
             ProbeCommand.self,
             FrameCommand.self,
+            DecodeAllCommand.self,
         ]
     )
 }
