@@ -134,8 +134,15 @@ public enum DemoMedia {
     /// into a temporary folder that is renamed into place when complete, so a killed first run
     /// never leaves a half set, and two processes starting at once both end with the same folder.
     public static func ensureClips(count: Int, seed: UInt64, progress: ((Int, Int) -> Void)? = nil) throws -> URL {
-        let name = "phantom-v\(PhantomInfo.version)-s\(seed)-n\(count)"
-        let cache = AppPaths.cacheDirectory
+        try ensureClips(count: count, seed: seed, cache: AppPaths.cacheDirectory, progress: progress)
+    }
+
+    /// ``ensureClips(count:seed:progress:)`` with an explicit cache folder (for tests).
+    static func ensureClips(count: Int, seed: UInt64, cache: URL, progress: ((Int, Int) -> Void)? = nil) throws -> URL {
+        guard (1...1000).contains(count) else {
+            throw PleuraError(file: nil, "the demo's phantom clip count must be between 1 and 1000 (it is \(count))")
+        }
+        let name = folderName(count: count, seed: seed)
         let folder = cache.appendingPathComponent(name)
         if isComplete(folder, count: count) { return folder }
         do {
@@ -157,6 +164,12 @@ public enum DemoMedia {
             }
         }
         return folder
+    }
+
+    /// `phantom-v<version>-s<seed>-n<count>`: the version makes an upgraded Pleura remake clips
+    /// an older one cached.
+    static func folderName(count: Int, seed: UInt64) -> String {
+        "phantom-v\(PhantomInfo.version)-s\(seed)-n\(count)"
     }
 
     /// Whether `folder` holds labels.csv and every clip (labels.csv is written last).

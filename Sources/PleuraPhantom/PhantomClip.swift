@@ -26,7 +26,7 @@ struct PhantomClip {
     private let chestWall: [Float]
     private let tissueSpeckle: SpeckleField
     private let shadowStart: [Int]
-    private let shadowFactor: [Float]
+    let shadowFactor: [Float]
     /// Lung parts, in lung coordinates (beam line + slide + `margin`): two speckle fields blended
     /// over time (the lung's texture shimmers) and the pleura's character.
     private let lungSpeckleA: SpeckleField
