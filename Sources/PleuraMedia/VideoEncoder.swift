@@ -68,19 +68,12 @@ public final class VideoEncoder {
     deinit { release() }
 
     private func fail(_ what: String, _ code: Int32) -> PleuraError {
-        PleuraError(file: path, "\(what): \(Self.message(code))")
-    }
-
-    private static func message(_ code: Int32) -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        av_strerror(code, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        PleuraError(file: path, "\(what): \(FFmpegSupport.describe(code))")
     }
 
     private func open() throws {
-        // libx264 prints its statistics at the info level straight to stderr; Pleura reports
-        // failures itself (as PleuraError), so only FFmpeg's errors may speak.
-        if av_log_get_level() > AV_LOG_ERROR { av_log_set_level(AV_LOG_ERROR) }
+        // libx264 prints its statistics straight to stderr; Pleura reports failures itself.
+        _ = FFmpegSupport.silenceLogging
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {
             throw PleuraError(file: path, "this FFmpeg has no libx264 encoder; install Debian's libavcodec59 (built with libx264)")
         }
