@@ -106,7 +106,7 @@ struct RenderCommand: ParsableCommand {
             let pane = Compositor.compose(frame: frame, heatmap: map, style: style, width: cols, height: rws * 2)
             let lines = HalfBlockRenderer.renderCells(pane, mode: mode)
             writeStdout(Array((lines.joined(separator: "\n") + "\n").utf8))
-        case .none:
+        case .off:
             let what = "\(SafeText.sanitize(file)): frame \(index), \(frame.width)×\(frame.height) (graphics off)\n"
             writeStdout(Array(what.utf8))
         }
