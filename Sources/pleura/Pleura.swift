@@ -12,6 +12,8 @@ struct Pleura: ParsableCommand {
             RenderCommand.self,
             DoctorCommand.self,
             BenchCommand.self,
+            ProbeCommand.self,
+            FrameCommand.self,
         ]
     )
 }
