@@ -264,3 +264,73 @@ extension AnnotationStore {
         }
     }
 }
+
+extension StatisticsReport {
+    /// The report as one JSON object (keys sorted; undefined statistics are `null`). Keys:
+    /// `level`, `items`, `annotators`, `severity` {`items`, `fleiss_kappa`,
+    /// `krippendorff_alpha_nominal`, `krippendorff_alpha_ordinal`, `krippendorff_alpha_interval`,
+    /// `pairwise`: [{`a`, `b`, `n`, `cohen_kappa`, `quadratic_kappa`}]}, `findings`.<name> {`items`,
+    /// `fleiss_kappa`, `krippendorff_alpha_nominal`, `pairwise`: [{`a`, `b`, `n`, `cohen_kappa`}]},
+    /// `ratings` {`n`, `summary`, `per_rater`, `per_predicted_class`, `per_true_class`,
+    /// `agreement`}, `model` [{`model`, `severity`: [...], `findings`.<name>: [...]}].
+    public var json: String { jsonValue.serialized }
+
+    var jsonValue: JSONValue {
+        func num(_ d: Double?) -> JSONValue { d.map { .double($0) } ?? .null }
+        func pairs(_ p: [PairAgreement], ordinal: Bool) -> JSONValue {
+            .array(p.map { pair in
+                var o: [String: JSONValue] = ["a": .string(pair.a), "b": .string(pair.b), "n": .int(pair.n),
+                                              "cohen_kappa": num(pair.cohenKappa)]
+                if ordinal { o["quadratic_kappa"] = num(pair.quadraticKappa) }
+                return .object(o)
+            })
+        }
+        func field(_ f: FieldAgreement, ordinal: Bool) -> JSONValue {
+            var o: [String: JSONValue] = ["items": .int(f.items), "fleiss_kappa": num(f.fleissKappa),
+                                          "krippendorff_alpha_nominal": num(f.krippendorffAlphaNominal),
+                                          "pairwise": pairs(f.pairwise, ordinal: ordinal)]
+            if ordinal {
+                o["krippendorff_alpha_ordinal"] = num(f.krippendorffAlphaOrdinal)
+                o["krippendorff_alpha_interval"] = num(f.krippendorffAlphaInterval)
+            }
+            return .object(o)
+        }
+        func summary(_ s: RatingSummary) -> JSONValue {
+            .object(["n": .int(s.count), "mean": num(s.mean), "sd": num(s.sd), "median": num(s.median),
+                     "histogram": .object(Dictionary(uniqueKeysWithValues: (-3...3).map { (String($0), JSONValue.int(s.histogram[$0 + 3])) }))])
+        }
+        func summaries(_ list: [(String, RatingSummary)]) -> JSONValue {
+            .object(Dictionary(uniqueKeysWithValues: list.map { ($0.0, summary($0.1)) }))
+        }
+        func comparisons(_ list: [ModelComparison], ordinal: Bool) -> JSONValue {
+            .array(list.map { c in
+                var o: [String: JSONValue] = ["annotator": .string(c.annotator), "n": .int(c.n), "cohen_kappa": num(c.cohenKappa),
+                                              "accuracy": num(c.accuracy),
+                                              "classes": .array(c.classes.map { .string($0) }),
+                                              "confusion": .array(c.confusion.map { .array($0.map { .int($0) }) })]
+                if ordinal { o["quadratic_kappa"] = num(c.quadraticKappa) }
+                o["per_class"] = .array(zip(c.classes, c.perClass).map { cls, m in
+                    .object(["class": .string(cls), "support": .int(m.support), "sensitivity": num(m.sensitivity),
+                             "specificity": num(m.specificity), "precision": num(m.precision), "f1": num(m.f1)])
+                })
+                return .object(o)
+            })
+        }
+        return .object([
+            "level": .string(level.rawValue),
+            "items": .int(items),
+            "annotators": .array(annotators.map { .string($0) }),
+            "severity": field(severity, ordinal: true),
+            "findings": .object(Dictionary(uniqueKeysWithValues: findings.map { ($0.0.csvName, field($0.1, ordinal: false)) })),
+            "ratings": .object(["n": .int(ratingsCount), "summary": summary(ratingsOverall),
+                                "per_rater": summaries(ratingsPerRater),
+                                "per_predicted_class": summaries(ratingsPerPredictedClass),
+                                "per_true_class": summaries(ratingsPerTrueClass),
+                                "agreement": field(ratingsAgreement, ordinal: true)]),
+            "model": .array(models.map { m in
+                .object(["model": .string(m.model), "severity": comparisons(m.severity, ordinal: true),
+                         "findings": .object(Dictionary(uniqueKeysWithValues: m.findings.map { ($0.0.csvName, comparisons($0.1, ordinal: false)) }))])
+            }),
+        ])
+    }
+}

@@ -14,6 +14,11 @@ struct Pleura: ParsableCommand {
             BenchCommand.self,
             ProbeCommand.self,
             FrameCommand.self,
+            AddCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            StatsCommand.self,
+            StoreTortureCommand.self,
         ]
     )
 }
