@@ -34,13 +34,19 @@ struct StoreTortureCommand: ParsableCommand {
         let fields: [LabelField] = [.aLines, .b1Lines, .b2Lines, .consolidation, .severity]
         var i = 0
         while count == 0 || i < count {
-            // Every change differs from the current value: frame i % frames, field cycling, value
-            // alternating with each pass over the frames, so no change is a no-op.
+            // Every change differs from the current value (a flag flips, a severity steps up), so
+            // none is a no-op, also when a writer of an earlier run left labels behind.
             let frame = i % frames
             let field = fields[(i / frames) % fields.count]
-            let pass = i / (frames * fields.count)
-            let value: LabelValue = field == .severity ? .severity(Severity(rawValue: pass % 4)!) : .flag(pass % 2 == 0)
-            guard let event = try db.setLabel(item: ItemRef(mediaSHA256: sha, frame: frame), field: field, value: value,
+            let item = ItemRef(mediaSHA256: sha, frame: frame)
+            let current = try db.currentLabels(item: item, annotator: me).value(of: field)
+            let value: LabelValue
+            switch current {
+            case .flag(let b)?: value = .flag(!b)
+            case .severity(let s)?: value = .severity(Severity(rawValue: (s.rawValue + 1) % 4)!)
+            default: value = field == .severity ? .severity(Severity(rawValue: 0)!) : .flag(true)
+            }
+            guard let event = try db.setLabel(item: item, field: field, value: value,
                                               annotator: me, session: session) else {
                 throw PleuraError(file: store, "change \(i) was a no-op: the torture pattern is wrong")
             }
