@@ -16,6 +16,11 @@ struct Pleura: ParsableCommand {
             FrameCommand.self,
             DecodeAllCommand.self,
             PhantomCommand.self,
+            AddCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            StatsCommand.self,
+            StoreTortureCommand.self,
         ]
     )
 }
