@@ -10,6 +10,7 @@ struct Pleura: ParsableCommand {
         subcommands: [
             VersionCommand.self,
             BenchCommand.self,
+            HeatmapCommand.self,
         ]
     )
 }
