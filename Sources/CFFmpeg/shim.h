@@ -9,10 +9,15 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/error.h>
+#include <libavutil/sha.h>
+#include <libavutil/adler32.h>
+#include <libavutil/log.h>
 #include <errno.h>
 
 static inline int pleura_averror(int e) { return AVERROR(e); }
 static inline int pleura_averror_eof(void) { return AVERROR_EOF; }
 static inline int pleura_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int64_t pleura_av_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline int pleura_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+static inline int pleura_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 #endif

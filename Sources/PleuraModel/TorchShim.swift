@@ -70,7 +70,7 @@ final class TorchShim: @unchecked Sendable {
         return paths
     }
 
-    static let libraryName = "libPleuraTorchShim.so"
+    static let libraryName = ModelLibraries.shimLibraryName
 
     private init(path: String, handle: UnsafeMutableRawPointer) throws {
         func sym<T>(_ name: String, _: T.Type) throws -> T {

@@ -1,18 +1,22 @@
 import Foundation
 import PleuraCore
+import PleuraMedia
 
-/// One frame of a file as a PixelImage, for the commands that feed frames to the model.
+/// Loads one frame for the commands that show or explain frames (`render`, `heatmap`): uint8 `.npy` images directly,
+/// everything else through PleuraMedia.
 enum FrameLoader {
-    static func frame(_ path: String, index: Int) throws -> PixelImage {
-        guard index >= 0 else { throw PleuraError(file: path, "--index must be 0 or more") }
+    static func frame(path: String, index: Int) throws -> PixelImage {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PleuraError(file: path, "no such file")
+        }
         if path.lowercased().hasSuffix(".npy") {
             let array = try NumpyArray.read(path: path)
             guard let image = array.image else {
-                throw PleuraError(file: path, "not a uint8 image array (shape H x W or H x W x 3, dtype uint8); got \(array.dtype.rawValue) \(array.shape)")
+                throw PleuraError(file: path, "a .npy frame must be uint8 with shape (H, W) or (H, W, 3); this one is \(array.dtype == .float32 ? "float32" : "uint8") \(array.shape)")
             }
-            guard index == 0 else { throw PleuraError(file: path, "a .npy image has one frame (index 0), not \(index)") }
+            guard index == 0 else { throw PleuraError(file: path, "a .npy image has only frame 0 (asked for \(index))") }
             return image
         }
-        throw PleuraError(file: path, "video decoding is not on this branch yet (needs PleuraMedia's MediaReader); pass a uint8 .npy image")
+        return try MediaReader(path: path).frame(index)
     }
 }

@@ -44,7 +44,7 @@ struct HeatmapCommand: ParsableCommand {
             throw PleuraError(file: nil, "unknown --method \(method); use one of: "
                               + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        let image = try FrameLoader.frame(file, index: index)
+        let image = try FrameLoader.frame(path: file, index: index)
         let model = try modelOptions.load()
         let headName = head ?? model.card.defaultHead
         guard let cardHead = model.card.head(named: headName) else {

@@ -9,7 +9,11 @@ struct Pleura: ParsableCommand {
         abstract: "Lung-ultrasound annotation and explainability review in the terminal.",
         subcommands: [
             VersionCommand.self,
+            RenderCommand.self,
+            DoctorCommand.self,
             BenchCommand.self,
+            ProbeCommand.self,
+            FrameCommand.self,
             HeatmapCommand.self,
         ]
     )

@@ -13,20 +13,13 @@ import Testing
     }()
     static let embedded = TestEnv.packageRoot.appendingPathComponent("Models/pleura-lus-v1.pt")
 
-    /// Five test frames as uint8 .npy images: frames of a real POCUS clip (cut with the ffmpeg CLI)
-    /// when the data is present, else seeded noise with structure.
-    static func frames(in dir: URL) throws -> [String] {
-        var paths: [String] = []
-        if let pocus = TestEnv.pocusDirectory, let ffmpeg = TestEnv.which("ffmpeg") {
+    /// Five test frames (file, index): frames of a real POCUS clip, decoded by pleura itself, when the
+    /// data is present, else seeded noise with structure as uint8 .npy images.
+    static func frames(in dir: URL) throws -> [(String, Int)] {
+        var paths: [(String, Int)] = []
+        if let pocus = TestEnv.pocusDirectory {
             let clip = pocus.appendingPathComponent("pocus_videos/convex/Cov_combatting_Image2.mp4").path
-            for (i, n) in [0, 7, 19, 33, 48].enumerated() {
-                let r = try runProgram(ffmpeg, ["-v", "error", "-i", clip, "-vf", "select=eq(n\\,\(n)),scale=320:240",
-                                                "-fps_mode", "passthrough", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-                try #require(r.status == 0 && r.stdout.count == 320 * 240 * 3, "ffmpeg could not cut frame \(n)")
-                let p = dir.appendingPathComponent("frame\(i).npy").path
-                try NumpyArray(shape: [240, 320, 3], bytes: [UInt8](r.stdout)).write(path: p)
-                paths.append(p)
-            }
+            paths = [0, 7, 19, 33, 48].map { (clip, $0) }
         } else {
             var state: UInt64 = 42
             for i in 0..<5 {
@@ -38,7 +31,7 @@ import Testing
                 } }
                 let p = dir.appendingPathComponent("frame\(i).npy").path
                 try NumpyArray(shape: [240, 320], bytes: px).write(path: p)
-                paths.append(p)
+                paths.append((p, 0))
             }
         }
         return paths
@@ -50,14 +43,14 @@ import Testing
         let dir = try TestEnv.makeTempDirectory("pleura-cam")
         defer { try? FileManager.default.removeItem(at: dir) }
         var jobs: [[String: Any]] = []
-        for (f, frame) in try Self.frames(in: dir).enumerated() {
+        for (f, (frame, index)) in try Self.frames(in: dir).enumerated() {
             for (head, classes) in heads {
                 for (c, cls) in classes.enumerated() {
                     for method in methods {
                         let tag = "f\(f)-\(head)-\(c)-\(method)"
                         let map = dir.appendingPathComponent("\(tag).npy").path
                         let input = dir.appendingPathComponent("in-\(tag).npy").path
-                        let r = try runPleura(["heatmap", frame, "--model", model, "--head", head, "--class", cls,
+                        let r = try runPleura(["heatmap", frame, "--index", String(index), "--model", model, "--head", head, "--class", cls,
                                                "--method", method, "-o", map, "--dump-input", input])
                         try #require(r.status == 0, "pleura heatmap failed: \(r.stderrText)")
                         let array = try NumpyArray.read(path: map)

@@ -1,0 +1,244 @@
+import CFFmpeg
+import Foundation
+import PleuraCore
+
+/// Opens one video or still image and returns exactly frame N (0-based, display order) as pixels.
+///
+/// ```swift
+/// let reader = try MediaReader(path: "clip.mp4")
+/// print(reader.info.frames)                    // what `ffmpeg -i clip.mp4 -f null -` decodes
+/// let image = try reader.frame(42)              // PixelImage, rgb24
+/// let grey = try reader.frame(42, format: .gray8)
+/// ```
+///
+/// How it stays exact and fast:
+/// - Opening reads the file's compressed video stream into memory (one demux pass) and loads the
+///   file's frame index from the cache (building it with one full decode the first time; see
+///   ``FrameIndex``). Every seek then feeds packets from the right keyframe to the decoder; no
+///   container timestamp is trusted.
+/// - A seek decodes at most from the keyframe preceding the frame (one GOP back for open-GOP
+///   leading frames); every frame reached that way is checked against the fingerprint taken by
+///   the full decode, and falls back to decoding from the start if it ever differs.
+/// - Asking for the next frame after the last one continues the running decode (no seek).
+/// - Converted pictures stay in an LRU cache bounded by bytes (``cacheCapacityBytes``).
+///
+/// Thread safety: all methods may be called from any thread; calls are serialised by a lock.
+/// Errors are ``PleuraError`` with the file's path and one line saying what is wrong.
+public final class MediaReader: @unchecked Sendable {
+    /// Facts about the file (the same as ``probe(path:)`` returns).
+    public let info: MediaInfo
+    /// Problems that did not stop the file from opening (a truncated file that decodes partly),
+    /// one line each; empty for healthy files.
+    public let warnings: [String]
+
+    /// Counters for tests and benchmarks.
+    public struct Statistics: Sendable, Equatable {
+        /// Decodes started at a keyframe (or the first packet) instead of continuing.
+        public var seeks = 0
+        /// Pictures that came out of the decoder (wanted or skipped on the way).
+        public var decodedFrames = 0
+        /// Requests answered from the LRU cache.
+        public var cacheHits = 0
+        /// Frames decoded from the start again because a seek did not reproduce them exactly.
+        public var fallbacks = 0
+        public var cachedFrames = 0
+        public var cachedBytes = 0
+    }
+
+    /// The most bytes of converted pictures the LRU cache keeps.
+    public let cacheCapacityBytes: Int
+
+    private let path: String
+    private let lock = NSLock()
+    private let stream: DemuxedStream
+    private var decoder: VideoDecoder
+    private let threads: Int
+    private let converter = PixelConverter()
+    private var cache: FrameCache
+    private let index: FrameIndex
+    /// Display indices of the frames each packet's picture became (usually exactly one).
+    private let displayBySource: [Int: [Int]]
+    private var run: Run?
+    private var stats = Statistics()
+
+    /// The decode in progress: where it started, what it fed, what it last produced.
+    private struct Run {
+        /// Frames are identified by counting (true only for a fresh decoder from the first packet)
+        /// rather than by their packet tag.
+        var byOrdinal: Bool
+        var nextPacket: Int
+        var lastDisplay = -1
+        var produced = 0
+        var seenPerSource: [Int: Int] = [:]
+    }
+
+    /// Opens `path`. `cacheBytes` bounds the decoded-frame cache (default 256 MiB); `threads` is
+    /// the decoder's thread count (1: lowest seek latency, the right choice on a shared machine).
+    public init(path: String, cacheBytes: Int = 256 << 20, threads: Int = 1) throws {
+        self.path = path
+        self.threads = threads
+        cacheCapacityBytes = cacheBytes
+        cache = FrameCache(capacityBytes: cacheBytes)
+        try DemuxedStream.checkReadableRegularFile(path)
+        let sha = try ContentHash.sha256(ofFile: path)
+        stream = try DemuxedStream(path: path)
+        decoder = try VideoDecoder(parameters: stream.parameters, timeBase: stream.timeBase, threads: threads, file: path)
+        if let cached = FrameIndex.load(sha256: sha), cached.packetCount == stream.packets.count {
+            index = cached
+        } else {
+            index = try FrameIndex.build(stream: stream, decoder: decoder, sha256: sha, file: path)
+            index.save()
+        }
+        info = index.info(path: path)
+        warnings = index.warnings
+        var bySource: [Int: [Int]] = [:]
+        if index.tagged {
+            for (n, s) in index.frameSources.enumerated() { bySource[s, default: []].append(n) }
+        }
+        displayBySource = bySource
+    }
+
+    /// The facts about a file, cheaply: the content hash plus the cached frame index when there
+    /// is one (no decoding); otherwise the index is built (one full decode) and cached.
+    public static func probe(path: String) throws -> MediaInfo {
+        try DemuxedStream.checkReadableRegularFile(path)
+        let sha = try ContentHash.sha256(ofFile: path)
+        if let cached = FrameIndex.load(sha256: sha) { return cached.info(path: path) }
+        return try MediaReader(path: path, cacheBytes: 0).info
+    }
+
+    /// Problems recorded for a file whose index is cached, without opening it (for `probe`).
+    public static func warnings(path: String, sha256: String) -> [String] {
+        FrameIndex.load(sha256: sha256)?.warnings ?? []
+    }
+
+    /// Exactly frame `index` (0-based, display order), converted like FFmpeg's command line does
+    /// (`-pix_fmt rgb24`). Throws when `index` is outside `0..<info.frames`.
+    public func frame(_ index: Int, format: PixelImage.Format = .rgb24) throws -> PixelImage {
+        lock.lock()
+        defer { lock.unlock() }
+        guard index >= 0 && index < info.frames else {
+            throw PleuraError(file: path, "frame \(index) does not exist: the file has \(info.frames) frame\(info.frames == 1 ? "" : "s") (0–\(info.frames - 1))")
+        }
+        let key = FrameCache.Key(index: index, format: format)
+        if let image = cache.get(key) {
+            stats.cacheHits += 1
+            return image
+        }
+        let image = try decodeFrame(index, format: format)
+        cache.insert(image, for: key)
+        return image
+    }
+
+    /// Decodes every frame in order, from the first, calling `body(n, picture)`; with a nil
+    /// `format` pictures are decoded but not converted (`picture` is nil), which measures the
+    /// decoder alone. Does not touch the LRU cache. Throws what `body` throws.
+    public func forEachFrame(format: PixelImage.Format?, _ body: (Int, PixelImage?) throws -> Void) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        run = nil
+        var n = 0
+        try decoder.decodeAll(stream.packets) { frame in
+            stats.decodedFrames += 1
+            let image = try format.map { try converter.convert(frame, to: $0, file: path) }
+            try body(n, image)
+            n += 1
+        }
+    }
+
+    /// Counters since opening (seeks, decoded frames, cache hits and size).
+    public var statistics: Statistics {
+        lock.lock()
+        defer { lock.unlock() }
+        var s = stats
+        s.cachedFrames = cache.count
+        s.cachedBytes = cache.bytes
+        return s
+    }
+
+    /// Empties the LRU cache (the frame index stays).
+    public func clearCache() {
+        lock.lock()
+        defer { lock.unlock() }
+        cache.removeAll()
+    }
+
+    // MARK: Decoding
+
+    private func decodeFrame(_ n: Int, format: PixelImage.Format) throws -> PixelImage {
+        let start = index.tagged ? index.seekStarts[n] : 0
+        if let current = run, current.lastDisplay < n,
+           start < current.nextPacket || n == current.lastDisplay + 1 {
+            // Continue the running decode: sequential access never seeks.
+        } else {
+            startRun(at: start, fresh: !index.tagged)
+        }
+        if let image = try advance(to: n, format: format) { return image }
+
+        // The seek did not reproduce the frame (a stream whose keyframes are not clean random
+        // access points): decode from the start with a new decoder, as the index was built.
+        stats.fallbacks += 1
+        startRun(at: 0, fresh: true)
+        if let image = try advance(to: n, format: format, acceptMismatch: true) { return image }
+        throw PleuraError(file: path, "frame \(n) could not be decoded again (the decoder stopped early); the file may be damaged")
+    }
+
+    private func startRun(at packet: Int, fresh: Bool) {
+        stats.seeks += 1
+        if fresh, let newDecoder = try? VideoDecoder(parameters: stream.parameters, timeBase: stream.timeBase,
+                                                    threads: threads, file: path) {
+            decoder = newDecoder
+        }
+        decoder.reset()
+        run = Run(byOrdinal: fresh && packet == 0, nextPacket: packet)
+    }
+
+    /// Feeds packets until frame `n` comes out; nil when the run passed it (or the stream ended)
+    /// without producing it, or produced a picture different from the indexed one.
+    private func advance(to n: Int, format: PixelImage.Format, acceptMismatch: Bool = false) throws -> PixelImage? {
+        guard var current = run else { return nil }
+        defer { run = current }
+        var result: PixelImage?
+        var missed = false
+        while true {
+            _ = try decoder.receive { frame in
+                stats.decodedFrames += 1
+                let display = identify(frame, in: &current)
+                guard let display else { return true }
+                current.lastDisplay = display
+                if display == n {
+                    if acceptMismatch || VideoDecoder.checksum(frame) == index.checksums[n] {
+                        result = try converter.convert(frame, to: format, file: path)
+                    } else {
+                        missed = true
+                    }
+                    return false
+                }
+                if display > n { missed = true; return false }
+                return true
+            }
+            if result != nil { return result }
+            if missed || decoder.finished { current.lastDisplay = Int.max; return nil }
+            if current.nextPacket < stream.packets.count {
+                if decoder.send(stream.packets[current.nextPacket], serial: current.nextPacket) {
+                    current.nextPacket += 1
+                }
+            } else {
+                decoder.sendEndOfStream()
+            }
+        }
+    }
+
+    /// The display index of a frame that came out of the decoder during `run`.
+    private func identify(_ frame: UnsafeMutablePointer<AVFrame>, in run: inout Run) -> Int? {
+        if run.byOrdinal {
+            defer { run.produced += 1 }
+            return run.produced < info.frames ? run.produced : nil
+        }
+        let source = Int(frame.pointee.pts)
+        guard let displays = displayBySource[source] else { return nil }
+        let seen = run.seenPerSource[source, default: 0]
+        run.seenPerSource[source] = seen + 1
+        return seen < displays.count ? displays[seen] : nil
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraMedia
+
+/// `pleura probe FILE...`: one JSON object per line per readable file; each unreadable file is
+/// reported on stderr as `pleura: FILE: reason` and the rest still run (exit status 1 if any failed).
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Print facts about media files, one JSON object per line.",
+        discussion: """
+        Fields: path, kind (video|image), codec, width, height, fps, frames (exactly what FFmpeg \
+        decodes), sha256 (of the file's bytes). The first probe of a file decodes it once to build \
+        its frame index (cached by content hash); later probes only hash the file.
+        """)
+
+    @Argument(help: "Video or image files.")
+    var files: [String]
+
+    func run() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var failed = 0
+        for file in files {
+            do {
+                let info = try MediaReader.probe(path: file)
+                print(String(decoding: try encoder.encode(info), as: UTF8.self))
+                for warning in MediaReader.warnings(path: file, sha256: info.sha256) {
+                    reportError(PleuraError(file: file, "warning: " + warning))
+                }
+            } catch let error as PleuraError {
+                reportError(error)
+                failed += 1
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
