@@ -438,6 +438,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--freeze", action="store_true", help="torch.jit.freeze the export (off: keeps a plain scripted module)")
     ap.add_argument("--skip-cv", action="store_true")
+    ap.add_argument("--cv-metrics", help="take the cross-validation metrics from this JSON (written by an earlier "
+                                         "run's --cv-metrics-out) instead of running the CV again")
+    ap.add_argument("--cv-metrics-out", help="write the cross-validation metrics here as soon as they are known")
+    ap.add_argument("--cv-only", action="store_true", help="stop after the cross-validation (no final model)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -445,8 +449,17 @@ def main() -> None:
     print("%d files; decoding frames into %s" % (len(items), args.cache), flush=True)
     load_frames(args.data, items, args.frames_per_video, args.cache)
     print("%d frames decoded (%.0f s)" % (sum(int(i["x"].shape[0]) for i in items), time.time() - t0), flush=True)
-    metrics = {} if args.skip_cv else cross_validate(items, args.folds, args.cv_epochs, args.seed)
+    if args.cv_metrics:
+        with open(args.cv_metrics) as f:
+            metrics = json.load(f)
+    else:
+        metrics = {} if args.skip_cv else cross_validate(items, args.folds, args.cv_epochs, args.seed)
     print(json.dumps(metrics, indent=1), flush=True)
+    if args.cv_metrics_out:
+        with open(args.cv_metrics_out, "w") as f:
+            json.dump(metrics, f, indent=1)
+    if args.cv_only:
+        return
     model = train(items, args.epochs, args.seed, log="final ")
     export(model, items, metrics, args, time.time() - t0)
 

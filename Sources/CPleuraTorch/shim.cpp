@@ -160,6 +160,7 @@ extern "C" pleura_torch_result *pleura_torch_run(pleura_torch_model *model, cons
                 if (h.first == name) logits = &h.second;
             if (!logits) throw std::runtime_error("the model has no head named '" + name + "'");
             int c = target_classes[t];
+            if (c == -1) c = (int)logits->argmax().item<int64_t>();   // -1: the head's top class
             if (c < 0 || c >= logits->size(0))
                 throw std::runtime_error("class index " + std::to_string(c) + " is outside head '" + name +
                                          "' (" + std::to_string(logits->size(0)) + " classes)");

@@ -18,8 +18,11 @@ public struct Heatmap: Sendable, Equatable {
 /// What to explain: a head and one of its classes.
 public struct CAMTarget: Sendable, Hashable {
     public var head: String
-    public var className: String
-    public init(head: String, className: String) { self.head = head; self.className = className }
+    /// nil: the head's most probable class (highest logit), decided in the same pass.
+    public var className: String?
+    public init(head: String, className: String?) { self.head = head; self.className = className }
+    /// The head's most probable class.
+    public static func top(head: String) -> CAMTarget { CAMTarget(head: head, className: nil) }
 }
 
 /// A TorchScript model plus its card, running in this process through the libtorch shim.
@@ -165,8 +168,12 @@ public final class ModelRuntime: @unchecked Sendable {
             guard let head = card.head(named: t.head) else {
                 throw PleuraError(file: modelURL.path, "no head \"\(t.head)\"; heads: \(card.heads.map(\.name).joined(separator: ", "))")
             }
-            guard let index = head.classes.firstIndex(of: t.className) else {
-                throw PleuraError(file: modelURL.path, "head \"\(t.head)\" has no class \"\(t.className)\"; classes: \(head.classes.joined(separator: ", "))")
+            var index = -1
+            if let name = t.className {
+                guard let i = head.classes.firstIndex(of: name) else {
+                    throw PleuraError(file: modelURL.path, "head \"\(t.head)\" has no class \"\(name)\"; classes: \(head.classes.joined(separator: ", "))")
+                }
+                index = i
             }
             resolved.append((outputNames.first { $0.value == head.name }!.key, index))
         }
@@ -182,11 +189,16 @@ public final class ModelRuntime: @unchecked Sendable {
         var maps: [Heatmap] = []
         let (k, fh, fw) = raw.featureShape
         for (t, target) in targets.enumerated() {
+            let className = target.className ?? {
+                let head = card.head(named: target.head)!
+                let p = predictions[target.head] ?? [:]
+                return head.classes.max { (p[$0] ?? 0) < (p[$1] ?? 0) } ?? head.classes[0]
+            }()
             for m in methods {
                 let values = CAMMath.map(method: m, activations: raw.features, gradients: raw.gradients[t],
                                          channels: k, height: fh, width: fw,
                                          outWidth: card.input.width, outHeight: card.input.height)
-                maps.append(Heatmap(head: target.head, className: target.className, method: m,
+                maps.append(Heatmap(head: target.head, className: className, method: m,
                                     width: card.input.width, height: card.input.height, values: values))
             }
         }

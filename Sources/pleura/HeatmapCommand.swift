@@ -52,13 +52,13 @@ struct HeatmapCommand: ParsableCommand {
                               + model.card.heads.map(\.name).joined(separator: ", "))
         }
         let input = model.inputTensor(for: image)
-        var target = className
-        if target == nil {
-            let p = try model.analyse(input: input, targets: [], methods: []).predictions[headName] ?? [:]
-            target = cardHead.classes.max { (p[$0] ?? 0) < (p[$1] ?? 0) }
+        if let className, !cardHead.classes.contains(className) {
+            throw PleuraError(file: model.modelURL.path, "head \"\(headName)\" has no class \"\(className)\"; classes: "
+                              + cardHead.classes.joined(separator: ", "))
         }
-        let result = try model.analyse(input: input, targets: [CAMTarget(head: headName, className: target!)], methods: [cam])
+        let result = try model.analyse(input: input, targets: [CAMTarget(head: headName, className: className)], methods: [cam])
         let map = result.heatmaps[0]
+        let target: String? = map.className
         try NumpyArray(shape: [map.height, map.width], floats: map.values).write(path: output)
         if let dumpInput {
             try NumpyArray(shape: [1, model.card.input.channels, model.card.input.height, model.card.input.width],

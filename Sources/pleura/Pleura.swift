@@ -15,6 +15,7 @@ struct Pleura: ParsableCommand {
             ProbeCommand.self,
             FrameCommand.self,
             HeatmapCommand.self,
+            InferCommand.self,
         ]
     )
 }

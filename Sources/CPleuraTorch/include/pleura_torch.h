@@ -34,7 +34,8 @@ void pleura_torch_free(pleura_torch_model *model);
 /// Runs one image (`input`: 1 x channels x height x width float32, contiguous).
 /// For each of the `target_count` targets (head name, class index) the gradient of that raw logit
 /// with respect to the features is computed as well. `target_count` may be 0 (predictions only).
-/// A head name "" means the single unnamed output when `head` returns one tensor.
+/// A head name "" means the single unnamed output when `head` returns one tensor; class -1 means
+/// the head's highest logit.
 pleura_torch_result *pleura_torch_run(pleura_torch_model *model, const float *input, int channels, int height,
                                       int width, const char *const *target_heads, const int *target_classes,
                                       int target_count, char *err, size_t err_len);
