@@ -21,6 +21,8 @@ struct Pleura: ParsableCommand {
             ExportCommand.self,
             StatsCommand.self,
             StoreTortureCommand.self,
+            HeatmapCommand.self,
+            InferCommand.self,
         ]
     )
 }
