@@ -9,6 +9,8 @@ struct Pleura: ParsableCommand {
         abstract: "Lung-ultrasound annotation and explainability review in the terminal.",
         subcommands: [
             VersionCommand.self,
+            RunCommand.self,
+            LabelCommand.self,
             RenderCommand.self,
             DoctorCommand.self,
             BenchCommand.self,
