@@ -16,6 +16,15 @@ struct Pleura: ParsableCommand {
             BenchCommand.self,
             ProbeCommand.self,
             FrameCommand.self,
+            DecodeAllCommand.self,
+            PhantomCommand.self,
+            AddCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            StatsCommand.self,
+            StoreTortureCommand.self,
+            HeatmapCommand.self,
+            InferCommand.self,
         ]
     )
 }
