@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PleuraCore
 import PleuraMedia
+import PleuraPhantom
 import PleuraRender
 import PleuraStore
 import PleuraTUI
@@ -102,9 +103,17 @@ enum TUILauncher {
     static func mediaFiles(_ session: Session) throws -> [URL] {
         switch session.media {
         case .files: return try session.mediaFiles()
-        case .phantom:
-            // PleuraPhantom's DemoMedia is not on main yet; this branch is wired when it lands.
-            throw PleuraError(file: session.file.path, "phantom sessions need PleuraPhantom's demo clips, which this build does not have yet")
+        case .phantom(let count, let seed):
+            var announced = false
+            let folder = try DemoMedia.ensureClips(count: count, seed: seed) { done, total in
+                if !announced {
+                    FileHandle.standardError.write(Data("pleura: making \(total) phantom clips (once; they are kept in \(AppPaths.cacheDirectory.path))\n".utf8))
+                    announced = true
+                }
+                FileHandle.standardError.write(Data("  clip \(done)/\(total)\n".utf8))
+            }
+            let clips = (0..<count).map { folder.appendingPathComponent(PhantomInfo.clipFileName($0)) }
+            return session.ordered(clips)
         }
     }
 }
