@@ -85,7 +85,8 @@ import PleuraTestSupport
         }
         driver.send("q")
         // tmux fills in the exit status a moment after the pane dies.
-        #expect(driver.wait(timeout: 5) { _ in driver.paneDead && driver.exitStatus != nil } != nil)
+        #expect(driver.wait(timeout: 5) { _ in driver.paneDead && driver.exitStatus != nil } != nil,
+                "dead=\(driver.paneDead) status=\(driver.format("#{pane_dead_status}")) signal=\(driver.format("#{pane_dead_signal}"))\n\(driver.screen())")
         #expect(driver.exitStatus == 0)
 
         // The store: exactly 30 labelled frames and one video label, by "tester", in one session.
