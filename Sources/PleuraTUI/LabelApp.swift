@@ -57,6 +57,8 @@ public enum LabelApp {
                 if controller.tick(now: Measure.now()) {
                     screen.drawText()
                     screen.drawImage()
+                } else if !controller.isPlaying && controller.openNextUnopenedClip() {
+                    screen.drawText()    // progress now counts one more clip
                 }
             case .key(let key):
                 if screen.layout.isTooSmall {

@@ -18,6 +18,8 @@ public final class LabelController {
         public var sampledFrames: [Int] = []
         /// Sampled frames that carry labels by this annotator.
         var labelled: Set<Int> = []
+        /// Opening it failed (reported once; navigation skips it).
+        var failed = false
     }
 
     /// What the screen has to do after an action.
@@ -92,7 +94,7 @@ public final class LabelController {
     public var progress: (labelled: Int, total: Int, unopenedClips: Int) {
         var labelled = 0, total = 0, unopened = 0
         for c in clips {
-            if c.reader == nil { unopened += 1; continue }
+            if c.reader == nil { if !c.failed { unopened += 1 }; continue }
             total += c.sampledFrames.count
             labelled += c.labelled.count
         }
@@ -109,12 +111,26 @@ public final class LabelController {
 
     // MARK: starting
 
-    /// Opens every clip (to know frame counts and progress), then shows the first item.
+    /// Opens the first clip and shows its first item. The other clips are opened one at a time
+    /// while the user is idle (``openNextUnopenedClip()``), so start-up does not wait for all of
+    /// them (a clip seen for the first time is indexed with one full decode).
     public func start() throws {
         guard !clips.isEmpty else { throw PleuraError(file: session.file.path, "the session has no media") }
-        for i in clips.indices { try open(i) }
-        try show(clip: 0, frame: clips[0].sampledFrames.first ?? 0)
-        say("\(clips.count) clip\(clips.count == 1 ? "" : "s"), \(progress.total) frames to label; press \(keymap.label(for: .help)) for all keys")
+        try show(clip: 0, frame: 0)
+        if let first = clips[0].sampledFrames.first { frame = first; try reloadLabels() }
+        say("\(clips.count) clip\(clips.count == 1 ? "" : "s"); press \(keymap.label(for: .help)) for all keys")
+    }
+
+    /// Opens one clip not opened yet (for progress totals); false when all are open. A clip that
+    /// cannot be opened is reported on the message line and skipped.
+    @discardableResult
+    public func openNextUnopenedClip() -> Bool {
+        guard let index = clips.indices.first(where: { clips[$0].reader == nil && !clips[$0].failed }) else { return false }
+        do { try open(index) } catch {
+            clips[index].failed = true
+            say("cannot open \(clips[index].displayName): " + ((error as? PleuraError)?.reason ?? "\(error)"), warning: true)
+        }
+        return true
     }
 
     private func open(_ index: Int) throws {
@@ -312,7 +328,11 @@ public final class LabelController {
                 say(delta > 0 ? "this is the last clip" : "this is the first clip", warning: true)
                 return .panel
             }
-            try open(index)
+            do { try open(index) } catch {
+                clips[index].failed = true
+                say("skipped \(clips[index].displayName): " + ((error as? PleuraError)?.reason ?? "\(error)"), warning: true)
+                continue
+            }
             let c = clips[index]
             if !unlabelledOnly || c.labelled.count < c.sampledFrames.count { break }
         }

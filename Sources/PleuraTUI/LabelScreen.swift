@@ -145,7 +145,8 @@ final class LabelScreen {
         add("")
         add("Annotator " + SafeText.sanitize(c.session.annotator) + " (uid \(getuid()))")
         let p = c.progress
-        add("Progress  \(p.labelled)/\(p.total) frames labelled" + (p.unopenedClips > 0 ? " (+\(p.unopenedClips) clips)" : ""))
+        add("Progress  \(p.labelled)/\(p.total) frames labelled")
+        if p.unopenedClips > 0 { add("          (+\(p.unopenedClips) clip\(p.unopenedClips == 1 ? "" : "s") still opening)", .dim) }
         let clipDone = c.clip.labelled.count
         add("This clip \(clipDone)/\(c.clip.sampledFrames.count)" + (c.unlabelledOnly ? "  · unlabelled only" : ""))
         if c.session.sampling != .everyFrame { add("Sampling  \(Self.describe(c.session.sampling))", .dim) }

@@ -61,6 +61,8 @@ final class FakeClip: ClipReader {
             return FakeClip(frames: frames[i], sha: String(repeating: "\(i)", count: 64))
         }
         try c.start()
+        #expect(c.progress.unopenedClips == frames.count - 1)
+        while c.openNextUnopenedClip() {}
         return (c, backend)
     }
 
