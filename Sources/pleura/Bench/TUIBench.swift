@@ -1,0 +1,136 @@
+import Foundation
+import PleuraCore
+import PleuraTUI
+
+extension BenchmarkSuite {
+    /// The labelling screen's latencies, measured in-process on the real code paths (session and
+    /// keymap parsing, AnnotationStore with synchronous=FULL, MediaReader, SixelEncoder), with
+    /// image bytes written to /dev/null instead of a terminal:
+    /// - key → label durable: `LabelController.perform(.toggleALines)` (one committed write plus
+    ///   the read-back the screen shows);
+    /// - next-frame key → image bytes written: `perform(.nextFrame)`, decode, scale to a 480×480 px
+    ///   pane, sixel-encode, write; on a ~600×600 POCUS clip (a phantom clip without the data);
+    /// - start-up to first frame: session + keymap + store + media open + first image written.
+    static let tui = BenchmarkSuite(
+        name: "tui",
+        summary: "labelling screen: key → durable label, next frame → sixel bytes, start-up to first frame",
+        run: { context in
+            var results: [BenchResult] = []
+            func add(_ name: String, _ value: Double, _ unit: String, target: String? = nil, pass: Bool? = nil, note: String? = nil) {
+                results.append(BenchResult(suite: "tui", name: name, value: value, unit: unit, target: target, pass: pass, note: note))
+            }
+            // Own cache, so the first open of the clip is really cold (no frame index yet).
+            let cache = context.scratch.appendingPathComponent("tui-cache")
+            setenv("PLEURA_CACHE_DIR", cache.path, 1)
+            defer { unsetenv("PLEURA_CACHE_DIR") }
+
+            let clip: URL
+            let clipNote: String
+            if let pocus = context.pocusDirectory,
+               FileManager.default.fileExists(atPath: pocus.appendingPathComponent("pocus_videos/convex/Pneu_Avi_Video_001.mp4").path) {
+                clip = pocus.appendingPathComponent("pocus_videos/convex/Pneu_Avi_Video_001.mp4")
+                clipNote = "POCUS Pneu_Avi_Video_001.mp4, 608×608 H.264, 91 frames"
+            } else {
+                context.progress("POCUS data absent: using a phantom clip")
+                let session = try Session.parse("[phantom]\ncount = 1\nseed = 1\n", file: context.scratch.appendingPathComponent("p.toml"))
+                clip = try TUILauncher.mediaFiles(session)[0]
+                clipNote = "phantom clip (POCUS data absent)"
+            }
+
+            func makeSession(_ name: String) throws -> Session {
+                let file = context.scratch.appendingPathComponent("\(name).toml")
+                try "name = \"bench\"\nmedia = [\"\(clip.path)\"]\nstore = \"\(name).sqlite\"\nannotator = \"bench\"\n"
+                    .write(to: file, atomically: true, encoding: .utf8)
+                return try Session.load(file)
+            }
+
+            // Start-up to first frame: cold (frame index built) once, then warm runs.
+            func startUp(_ name: String) throws -> (Double, LabelController) {
+                let t0 = Measure.now()
+                let session = try makeSession(name)
+                let keymap = try Keymap.resolve(session.keymap, sessionFile: session.file)
+                let controller = try TUILauncher.prepare(session: session, keymap: keymap, storePath: nil, annotator: nil)
+                let pane = SixelPane(cellWidth: 10, cellHeight: 20)
+                let image = try controller.currentImage()!
+                let bytes = try pane.encode(image, columns: 48, rows: 24, origin: (1, 0))
+                writeToNull(bytes)
+                return (Measure.now() - t0, controller)
+            }
+            context.progress("start-up (first run builds the clip's frame index)")
+            let (cold, _) = try startUp("cold")
+            var warm: [Double] = []
+            for i in 0..<(context.quick ? 5 : 20) { warm.append(try startUp("warm\(i)").0) }
+            let startSummary = TimingSummary(warm)
+            add("start-up to first frame (p50, frame index cached)", startSummary.p50 * 1000, "ms", target: "≤ 500 ms",
+                pass: startSummary.p50 <= 0.5, note: "in-process, sixel 480 px; excludes exec (~see 'process launch') and the terminal probe")
+            add("start-up to first frame, first ever open (builds frame index)", cold * 1000, "ms", note: clipNote)
+            let launch = try (0..<5).map { _ in try Measure.seconds { _ = try runQuiet(context.pleuraExecutable.path, ["version"]) } }
+            add("process launch (pleura version, p50)", TimingSummary(launch).p50 * 1000, "ms")
+
+            // Key → label durable.
+            let (_, controller) = try startUp("keys")
+            context.progress("key → durable label")
+            var keySamples: [Double] = []
+            for i in 0..<(context.quick ? 200 : 1000) {
+                if i % 10 == 0 { _ = try controller.perform(.nextFrame) }
+                let t0 = Measure.now()
+                _ = try controller.perform(.toggleALines)
+                keySamples.append(Measure.now() - t0)
+                precondition(controller.message.text.hasPrefix("saved"), "bench: label not saved: \(controller.message.text)")
+            }
+            let keys = TimingSummary(keySamples)
+            add("key → label durable (p50)", keys.p50 * 1000, "ms", target: "≤ 2 ms", pass: keys.p50 <= 0.002, note: "synchronous=FULL commit + read-back")
+            add("key → label durable (p99)", keys.p99 * 1000, "ms", target: "≤ 10 ms", pass: keys.p99 <= 0.010)
+
+            // Next-frame key → image bytes written, cold decode (a fresh reader per pass).
+            context.progress("next frame → sixel bytes (480 px pane)")
+            var frameSamples: [Double] = []
+            var byteCounts: [Double] = []
+            for pass in 0..<(context.quick ? 1 : 3) {
+                let (_, c) = try startUp("frames\(pass)")
+                let pane = SixelPane(cellWidth: 10, cellHeight: 20)
+                while true {
+                    let t0 = Measure.now()
+                    guard try c.perform(.nextFrame) == .frame else { break }
+                    let bytes = try pane.encode(try c.currentImage()!, columns: 48, rows: 24, origin: (1, 0))
+                    writeToNull(bytes)
+                    frameSamples.append(Measure.now() - t0)
+                    byteCounts.append(Double(bytes.count))
+                }
+            }
+            let frames = TimingSummary(frameSamples)
+            add("next-frame key → image bytes written (p50)", frames.p50 * 1000, "ms", target: "≤ 20 ms", pass: frames.p50 <= 0.020,
+                note: "\(clipNote), 480×480 px sixel, decode included")
+            add("next-frame key → image bytes written (p99)", frames.p99 * 1000, "ms")
+            add("sixel bytes per frame (p50)", TimingSummary(byteCounts).p50 / 1000, "KB")
+
+            // The same with half-blocks (what tmux 3.3 and kitty get), informational.
+            let (_, hc) = try startUp("halfblocks")
+            let halfPane = HalfBlockPane(mode: .truecolor)
+            var halfSamples: [Double] = []
+            while true {
+                let t0 = Measure.now()
+                guard try hc.perform(.nextFrame) == .frame else { break }
+                writeToNull(try halfPane.encode(try hc.currentImage()!, columns: 83, rows: 37, origin: (1, 0)))
+                halfSamples.append(Measure.now() - t0)
+            }
+            add("next-frame key → half-block bytes written (p50, 83×37 cells)", TimingSummary(halfSamples).p50 * 1000, "ms")
+            return results
+        })
+}
+
+private let devNull = open("/dev/null", O_WRONLY)
+
+private func writeToNull(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { _ = write(devNull, $0.baseAddress, $0.count) }
+}
+
+private func runQuiet(_ path: String, _ args: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+}
