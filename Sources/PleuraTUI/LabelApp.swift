@@ -74,10 +74,14 @@ public enum LabelApp {
                     flash(screen, "NOT saved: " + describe(error), warning: true)
                     continue
                 }
-                if controller.clipIndex != lastClip { screen.clipChanged(); lastClip = controller.clipIndex }
+                var clipChanged = false
+                if controller.clipIndex != lastClip { screen.clipChanged(); lastClip = controller.clipIndex; clipChanged = true }
                 switch effect {
                 case .none: break
                 case .panel: screen.drawText()
+                case .frame where clipChanged:
+                    // Another clip may be smaller: repaint every cell so no old picture is left.
+                    screen.drawAll()
                 case .frame:
                     screen.drawText()
                     screen.drawImage()

@@ -100,7 +100,7 @@ final class Terminal {
         guard has_colors(), env["NO_COLOR"] == nil else { return }
         start_color()
         use_default_colors()
-        init_pair(1, Int16(COLOR_BLACK), Int16(COLOR_CYAN))    // title bar
+        init_pair(1, Int16(COLOR_WHITE), Int16(COLOR_BLUE))    // title bar
         init_pair(2, Int16(COLOR_CYAN), -1)                    // accents (keys)
         init_pair(3, Int16(COLOR_YELLOW), -1)                  // warnings
         init_pair(4, Int16(COLOR_GREEN), -1)                   // saved / present

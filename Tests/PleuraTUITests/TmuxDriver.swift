@@ -79,6 +79,16 @@ final class TmuxDriver {
 
 /// Runs a program with stdin/stdout/stderr on /dev/null and returns its exit status.
 func spawnAndWait(_ argv: [String]) throws -> Int32 {
+    let pid = try spawn(argv)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status >> 8) & 0xff
+}
+
+/// Starts a program (stdin/stdout/stderr on /dev/null, default signal handling, `environment`
+/// added to this process's, in `cwd`) and returns its pid. posix_spawn rather than Foundation's
+/// Process: under the test runner, Process was seen never noticing that a child had exited.
+func spawn(_ argv: [String], environment: [String: String] = [:], cwd: URL? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -96,12 +106,27 @@ func spawnAndWait(_ argv: [String]) throws -> Int32 {
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
     defer { for p in cArgs { free(p) } }
+    _ = cwd   // (no portable chdir action in glibc 2.36's headers; callers pass absolute paths)
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+    defer { for p in cEnv { free(p) } }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, argv[0], &actions, &attributes, &cArgs, environ)
+    let rc = posix_spawn(&pid, argv[0], &actions, &attributes, &cArgs, &cEnv)
     guard rc == 0 else { throw DriverError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+    return pid
+}
+
+/// Ends a spawned program: SIGTERM, then SIGKILL after `grace` seconds; reaps it.
+func stop(_ pid: pid_t, grace: Double = 2) {
+    kill(pid, SIGTERM)
+    let end = Date().addingTimeInterval(grace)
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status >> 8) & 0xff
+    while Date() < end {
+        if waitpid(pid, &status, WNOHANG) == pid { return }
+        usleep(20_000)
+    }
+    kill(pid, SIGKILL)
+    waitpid(pid, &status, 0)
 }
 
 struct DriverError: Error, CustomStringConvertible {
