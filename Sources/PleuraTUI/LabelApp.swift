@@ -38,6 +38,7 @@ public enum LabelApp {
         let controller = screen.controller
         screen.drawAll()
         var lastClip = controller.clipIndex
+        var prefetched = false
         while true {
             var timeout = Int(Terminal.pollInterval)
             if let wait = controller.secondsToNextFrame(now: Measure.now()) { timeout = min(timeout, Int(wait * 1000)) }
@@ -57,10 +58,12 @@ public enum LabelApp {
                 if controller.tick(now: Measure.now()) {
                     screen.drawText()
                     screen.drawImage()
-                } else if !controller.isPlaying && controller.openNextUnopenedClip() {
-                    screen.drawText()    // progress now counts one more clip
+                } else if !controller.isPlaying {
+                    if !prefetched { controller.prefetchNextFrame(); prefetched = true }
+                    else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
                 }
             case .key(let key):
+                prefetched = false
                 if screen.layout.isTooSmall {
                     if controller.keymap.action(for: key) == .quit { return .quit }
                     continue

@@ -273,6 +273,15 @@ public final class LabelController {
         try? reloadLabels()
     }
 
+    /// Decodes the next sampled frame ahead of the key that will ask for it (the reader caches
+    /// it), so stepping forward costs only scaling and encoding. Called while the user is idle.
+    public func prefetchNextFrame() {
+        guard playback == nil, let reader else { return }
+        let frames = clip.sampledFrames
+        guard let next = frames.first(where: { $0 > frame }) else { return }
+        _ = try? reader.frame(next)
+    }
+
     // MARK: navigation
 
     private var sampledPosition: Int {

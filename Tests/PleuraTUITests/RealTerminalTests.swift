@@ -3,9 +3,10 @@ import Testing
 import PleuraTestSupport
 
 /// The labelling screen in a real sixel terminal: Xvfb (displays :94–:96) + `xterm -ti vt340`,
-/// keys with xdotool, a screenshot with ImageMagick's `import`, then pixel checks: the frame is
-/// in the image pane (it correlates with the frame `pleura frame` extracts) and the label panel
-/// (text) is beside it.
+/// keys with xdotool, a screenshot with ImageMagick's `import`, then pixel checks: the image pane
+/// is filled with the clip's colours (ffmpeg's testsrc2: saturated bars, which xterm's black-on-
+/// white text never produces) and the panel beside it holds text (some dark pixels on white, no
+/// picture colours).
 @Suite(.serialized) struct RealTerminalTests {
     static let tools = ["Xvfb", "xterm", "import", "convert", "xdotool", "ffmpeg"]
     static let present = tools.allSatisfy { TestEnv.which($0) != nil }
