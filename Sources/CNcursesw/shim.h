@@ -14,4 +14,7 @@ static inline int pleura_color_pair(int n) { return COLOR_PAIR(n); }
 static inline int pleura_lines(void) { return LINES; }
 static inline int pleura_cols(void) { return COLS; }
 static inline WINDOW *pleura_stdscr(void) { return stdscr; }
+// wcwidth is declared only under _XOPEN_SOURCE, which SwiftPM drops: declare it here.
+extern int wcwidth(wchar_t);
+static inline int pleura_wcwidth(unsigned int c) { return wcwidth((wchar_t)c); }
 #endif

@@ -37,6 +37,7 @@ struct BenchCommand: ParsableCommand {
     /// Every suite, in the order they run.
     static let suites: [BenchmarkSuite] = [
         .media,
+        .store,
     ]
 
     @Option(name: .customLong("suite"), help: "Run only these suites (repeatable).")

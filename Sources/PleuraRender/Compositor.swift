@@ -1,0 +1,231 @@
+import PleuraCore
+
+/// A rectangle in pixels (origin top-left).
+public struct PixelRect: Equatable, Sendable, CustomStringConvertible {
+    public var x: Int, y: Int, width: Int, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x; self.y = y; self.width = width; self.height = height
+    }
+    public var description: String { "\(width)×\(height)+\(x)+\(y)" }
+}
+
+/// How a heatmap is drawn over a frame.
+///
+/// Each pixel with heatmap value `h` becomes `round(base · (1 − opacity) + colormap(h) · opacity)`
+/// per channel; pixels with `h < threshold` keep the frame's own colour; pixels on the `contour`
+/// level line get `contourColor` at full strength.
+public struct OverlayStyle: Equatable, Sendable {
+    public var colormap: Colormap
+    /// Weight of the colour, 0 (invisible) to 1 (opaque). pytorch-grad-cam's default is 0.5.
+    public var opacity: Float
+    /// Values below this get no colour; nil colours everything.
+    public var threshold: Float?
+    /// Draw the outline of the region `h ≥ contour`; nil draws none.
+    public var contour: Float?
+    public var contourColor: (UInt8, UInt8, UInt8)
+
+    public init(colormap: Colormap = .jet, opacity: Float = 0.5, threshold: Float? = nil,
+                contour: Float? = nil, contourColor: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
+        self.colormap = colormap
+        self.opacity = max(0, min(1, opacity))
+        self.threshold = threshold
+        self.contour = contour
+        self.contourColor = contourColor
+    }
+
+    public static func == (a: OverlayStyle, b: OverlayStyle) -> Bool {
+        a.colormap == b.colormap && a.opacity == b.opacity && a.threshold == b.threshold
+            && a.contour == b.contour && a.contourColor == b.contourColor
+    }
+}
+
+/// Puts frames into panes: scaling that keeps the aspect ratio (letterboxed with black bars),
+/// and heatmap overlays. Pure Swift, deterministic, no terminal involved.
+///
+/// ```swift
+/// // A frame with its Grad-CAM, fitted into a 480×360 pane:
+/// let pane = Compositor.compose(frame: frame, heatmap: cam,
+///                               style: OverlayStyle(colormap: .jet, opacity: 0.4, threshold: 0.2),
+///                               width: 480, height: 360)
+/// ```
+public enum Compositor {
+    /// Where an image of `sourceWidth × sourceHeight` lands when scaled to fit `width × height`
+    /// keeping its aspect ratio, centred (the rest is letterbox).
+    public static func fittedRect(sourceWidth: Int, sourceHeight: Int, width: Int, height: Int) -> PixelRect {
+        guard sourceWidth > 0, sourceHeight > 0, width > 0, height > 0 else {
+            return PixelRect(x: 0, y: 0, width: 0, height: 0)
+        }
+        // Compare aspect ratios in integers: sourceW/sourceH ≥ W/H ⇔ the width is the limit.
+        var w: Int, h: Int
+        if sourceWidth * height >= width * sourceHeight {
+            w = width
+            h = max(1, (sourceHeight * width + sourceWidth / 2) / sourceWidth)
+        } else {
+            h = height
+            w = max(1, (sourceWidth * height + sourceHeight / 2) / sourceHeight)
+        }
+        w = min(w, width); h = min(h, height)
+        return PixelRect(x: (width - w) / 2, y: (height - h) / 2, width: w, height: h)
+    }
+
+    /// The image scaled to fit `width × height` keeping its aspect ratio, centred on `background`
+    /// (grey level). The result has the input's format.
+    public static func letterbox(_ image: PixelImage, width: Int, height: Int, background: UInt8 = 0) -> PixelImage {
+        let rect = fittedRect(sourceWidth: image.width, sourceHeight: image.height, width: width, height: height)
+        let scaled = resize(image, width: rect.width, height: rect.height)
+        return paste(scaled, at: rect, canvasWidth: width, canvasHeight: height, background: background)
+    }
+
+    /// The image resampled to exactly `width × height` (aspect not kept). Downscaling averages
+    /// (an area-weighted triangle filter, no aliasing); upscaling interpolates bilinearly.
+    public static func resize(_ image: PixelImage, width: Int, height: Int) -> PixelImage {
+        if image.width == width && image.height == height { return image }
+        guard width > 0, height > 0, image.width > 0, image.height > 0 else {
+            return PixelImage(width: max(0, width), height: max(0, height), format: image.format)
+        }
+        let ch = image.channels
+        let xw = Resampler(input: image.width, output: width)
+        let yw = Resampler(input: image.height, output: height)
+        // Horizontal pass into floats, then vertical pass into bytes.
+        var mid = [Float](repeating: 0, count: width * image.height * ch)
+        image.pixels.withUnsafeBufferPointer { src in
+            mid.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<image.height {
+                    let srow = y * image.width * ch, drow = y * width * ch
+                    for ox in 0..<width {
+                        let start = xw.starts[ox], n = xw.counts[ox], wbase = ox * xw.maxTaps
+                        for c in 0..<ch {
+                            var acc: Float = 0
+                            for k in 0..<n {
+                                acc += Float(src[srow + (start + k) * ch + c]) * xw.weights[wbase + k]
+                            }
+                            dst[drow + ox * ch + c] = acc
+                        }
+                    }
+                }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: width * height * ch)
+        mid.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let rowLen = width * ch
+                for oy in 0..<height {
+                    let start = yw.starts[oy], n = yw.counts[oy], wbase = oy * yw.maxTaps
+                    let drow = oy * rowLen
+                    for i in 0..<rowLen {
+                        var acc: Float = 0
+                        for k in 0..<n { acc += src[(start + k) * rowLen + i] * yw.weights[wbase + k] }
+                        dst[drow + i] = UInt8(max(0, min(255, acc + 0.5)))
+                    }
+                }
+            }
+        }
+        return PixelImage(width: width, height: height, format: image.format, pixels: out)
+    }
+
+    /// `image` placed at `rect` on a `canvasWidth × canvasHeight` canvas of grey `background`
+    /// (the image must already be `rect`'s size; parts outside the canvas are clipped).
+    public static func paste(_ image: PixelImage, at rect: PixelRect, canvasWidth: Int, canvasHeight: Int,
+                             background: UInt8 = 0) -> PixelImage {
+        if rect.x == 0 && rect.y == 0 && image.width == canvasWidth && image.height == canvasHeight { return image }
+        let ch = image.channels
+        var out = [UInt8](repeating: background, count: canvasWidth * canvasHeight * ch)
+        for y in 0..<image.height {
+            let cy = rect.y + y
+            guard cy >= 0, cy < canvasHeight else { continue }
+            let x0 = max(0, -rect.x), x1 = min(image.width, canvasWidth - rect.x)
+            guard x0 < x1 else { continue }
+            let s = (y * image.width + x0) * ch, d = (cy * canvasWidth + rect.x + x0) * ch
+            out.replaceSubrange(d..<(d + (x1 - x0) * ch), with: image.pixels[s..<(s + (x1 - x0) * ch)])
+        }
+        return PixelImage(width: canvasWidth, height: canvasHeight, format: image.format, pixels: out)
+    }
+
+    /// The frame with the heatmap drawn over it (see ``OverlayStyle`` for the formula). The
+    /// heatmap is resampled bilinearly to the frame's size when the sizes differ. Returns RGB.
+    public static func overlay(_ frame: PixelImage, heatmap: Heatmap, style: OverlayStyle) -> PixelImage {
+        let map = heatmap.resized(width: frame.width, height: frame.height)
+        let base = frame.toRGB()
+        var out = base.pixels
+        let table = style.colormap.table
+        let a = style.opacity, keep = 1 - style.opacity
+        let threshold = style.threshold
+        let w = frame.width, h = frame.height
+        map.values.withUnsafeBufferPointer { hv in
+            out.withUnsafeMutableBufferPointer { px in
+                for i in 0..<(w * h) {
+                    let v = hv[i]
+                    if let threshold, !(v >= threshold) { continue }
+                    let ci = 3 * Colormap.index(v)
+                    for c in 0..<3 {
+                        let mixed = Float(px[3 * i + c]) * keep + Float(table[ci + c]) * a
+                        px[3 * i + c] = UInt8(max(0, min(255, mixed.rounded())))
+                    }
+                }
+                if let level = style.contour {
+                    let (cr, cg, cb) = style.contourColor
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            let i = y * w + x
+                            guard hv[i] >= level else { continue }
+                            let edge = (x > 0 && !(hv[i - 1] >= level)) || (x < w - 1 && !(hv[i + 1] >= level))
+                                || (y > 0 && !(hv[i - w] >= level)) || (y < h - 1 && !(hv[i + w] >= level))
+                            if edge { px[3 * i] = cr; px[3 * i + 1] = cg; px[3 * i + 2] = cb }
+                        }
+                    }
+                }
+            }
+        }
+        return PixelImage(width: w, height: h, format: .rgb24, pixels: out)
+    }
+
+    /// One call for a pane: the frame scaled to fit `width × height` (letterboxed), with the
+    /// heatmap (if any) resampled to the frame's fitted rectangle and drawn over it. The letterbox
+    /// bars never get colour. Returns RGB when there is a heatmap, else the frame's format.
+    public static func compose(frame: PixelImage, heatmap: Heatmap?, style: OverlayStyle = OverlayStyle(),
+                               width: Int, height: Int) -> PixelImage {
+        let rect = fittedRect(sourceWidth: frame.width, sourceHeight: frame.height, width: width, height: height)
+        var scaled = resize(frame, width: rect.width, height: rect.height)
+        if let heatmap { scaled = overlay(scaled, heatmap: heatmap, style: style) }
+        return paste(scaled, at: rect, canvasWidth: width, canvasHeight: height)
+    }
+}
+
+/// Separable resampling weights for one axis: a triangle filter whose support widens with the
+/// downscale factor (so every input pixel contributes: area-like averaging), bilinear upward.
+struct Resampler {
+    var starts: [Int]
+    var counts: [Int]
+    var weights: [Float]
+    var maxTaps: Int
+
+    init(input: Int, output: Int) {
+        let scale = Double(input) / Double(output)
+        let support = max(1.0, scale)
+        maxTaps = Int((support * 2).rounded(.up)) + 2
+        starts = [Int](repeating: 0, count: output)
+        counts = [Int](repeating: 0, count: output)
+        weights = [Float](repeating: 0, count: output * maxTaps)
+        for o in 0..<output {
+            let center = (Double(o) + 0.5) * scale
+            let lo = max(0, Int((center - support).rounded(.down)))
+            let hi = min(input, Int((center + support).rounded(.up)))
+            var ws: [Double] = []
+            for i in lo..<hi {
+                let d = abs((Double(i) + 0.5 - center) / support)
+                ws.append(max(0, 1 - d))
+            }
+            // Trim zero weights at both ends so loops stay short.
+            var first = 0, last = ws.count - 1
+            while first < last && ws[first] == 0 { first += 1 }
+            while last > first && ws[last] == 0 { last -= 1 }
+            let kept = Array(ws[first...last])
+            let total = kept.reduce(0, +)
+            starts[o] = lo + first
+            counts[o] = min(kept.count, maxTaps)
+            for k in 0..<counts[o] {
+                weights[o * maxTaps + k] = Float(total > 0 ? kept[k] / total : (k == 0 ? 1 : 0))
+            }
+        }
+    }
+}

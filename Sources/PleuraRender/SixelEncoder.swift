@@ -1,0 +1,352 @@
+import CSixel
+import Foundation
+import PleuraCore
+
+/// Encodes frames as sixel escape sequences through libsixel, tuned for lung ultrasound.
+///
+/// One encoder per clip: the first frame fixes a palette (a grey ramp fitted to the frame's
+/// histogram for the quality target, plus colours for coloured pixels such as a heatmap overlay;
+/// see ``SixelPalette``), and later frames reuse it, which keeps the picture stable between frames
+/// and saves the palette search. A frame that the palette no longer represents well (its PSNR
+/// falls `refitMargin` dB below the target, e.g. an overlay was switched on) gets a new palette.
+/// Pixels are mapped to the palette without dithering (dithering adds noise, and noise costs sixel
+/// bytes); libsixel then writes the indexed image.
+///
+/// Every result is one complete sixel sequence (`ESC P … q … ESC \`) of at most
+/// ``Options-swift.struct/maxBytes`` bytes: if a frame would be larger, it is re-encoded with
+/// fewer colours, then at a smaller size, until it fits.
+///
+/// ```swift
+/// let encoder = SixelEncoder()                       // new clip
+/// for index in 0..<frames {
+///     let pane = Compositor.letterbox(try reader.frame(index), width: 480, height: 480)
+///     let bytes = try encoder.encode(pane)           // write to the tty at the cursor
+/// }
+/// ```
+/// Not thread-safe: use one encoder from one thread (one per clip or pane).
+public final class SixelEncoder {
+    public struct Options: Equatable, Sendable {
+        /// Colour registers to use (the terminal's count, from ``TerminalCapabilities``); 2–256.
+        public var maxColors: Int
+        /// Quality the grey ramp is fitted for, in dB of PSNR against the input image.
+        public var targetPSNR: Double
+        /// The largest sequence ever returned (tmux ≥ 3.4 drops images beyond its 1 MiB buffer).
+        public var maxBytes: Int
+        /// A pixel within this much (per channel) of the clip's tint at its brightness belongs to
+        /// the brightness ramp; anything more colourful gets a colour entry.
+        public var rampTolerance: Int
+        /// Refit the palette when a frame's PSNR falls this many dB below ``targetPSNR``.
+        public var refitMargin: Double
+
+        public init(maxColors: Int = 256, targetPSNR: Double = 33.5, maxBytes: Int = 1_000_000,
+                    rampTolerance: Int = 16, refitMargin: Double = 1.5) {
+            self.maxColors = max(2, min(256, maxColors))
+            self.targetPSNR = targetPSNR
+            self.maxBytes = max(4096, maxBytes)
+            self.rampTolerance = rampTolerance
+            self.refitMargin = refitMargin
+        }
+    }
+
+    /// What the last ``encode(_:)`` did, for `pleura bench` and diagnostics.
+    public struct FrameReport: Equatable, Sendable {
+        /// PSNR (dB) of the palette-mapped image against the input (∞ when identical).
+        public var psnr: Double
+        /// Whether this frame fitted a new palette (first frame, or the old one no longer fitted).
+        public var refitted: Bool
+        public var paletteSize: Int
+        /// Size that was encoded (smaller than the input only when the byte limit forced it).
+        public var encodedWidth: Int
+        public var encodedHeight: Int
+        public var bytes: Int
+    }
+
+    public let options: Options
+    /// The palette in use for this clip; nil before the first frame and after ``reset()``.
+    public private(set) var palette: SixelPalette?
+    public private(set) var lastReport: FrameReport?
+
+    /// Brightness → ramp entry, and brightness → tint (flattened RGB), copied from the palette.
+    private var rampIndex = [UInt8](repeating: 0, count: 256)
+    private var tint = [UInt8](repeating: 0, count: 768)
+    /// Nearest palette entry for each 15-bit RGB cell (−1: not looked up yet).
+    private var colourCache = [Int16](repeating: -1, count: 32768)
+    private var paletteRGB: [UInt8] = []
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Forgets the palette: the next frame starts a new clip.
+    public func reset() {
+        palette = nil
+        lastReport = nil
+    }
+
+    /// The frame as one complete sixel sequence.
+    public func encode(_ image: PixelImage) throws -> [UInt8] {
+        guard image.width > 0, image.height > 0 else {
+            throw PleuraError(file: nil, "cannot encode an empty image as sixel")
+        }
+        var refitted = false
+        if palette == nil {
+            install(Self.fitPalette(for: image, options: options, maxColors: options.maxColors))
+            refitted = true
+        }
+        var (indices, psnr) = map(image)
+        if !refitted, psnr < options.targetPSNR - options.refitMargin {
+            install(Self.fitPalette(for: image, options: options, maxColors: options.maxColors))
+            refitted = true
+            (indices, psnr) = map(image)
+        }
+        var out = try Self.encodeIndexed(indices, width: image.width, height: image.height, palette: palette!)
+        var encodedWidth = image.width, encodedHeight = image.height
+        // Over the byte limit: fewer colours first (each halving costs ~3 dB), then a smaller size.
+        if out.count > options.maxBytes {
+            var colours = palette!.count
+            var current = image
+            var attempts = 0
+            while out.count > options.maxBytes && attempts < 12 {
+                attempts += 1
+                if colours > 8 {
+                    colours = max(8, colours / 2)
+                } else {
+                    let w = max(1, current.width * 3 / 4), h = max(1, current.height * 3 / 4)
+                    current = Compositor.resize(current, width: w, height: h)
+                }
+                let reduced = Self.fitPalette(for: current, options: options, maxColors: colours)
+                let saved = (palette, rampIndex, tint, colourCache, paletteRGB)
+                install(reduced)
+                let (smaller, p) = map(current)
+                out = try Self.encodeIndexed(smaller, width: current.width, height: current.height, palette: reduced)
+                psnr = p
+                (palette, rampIndex, tint, colourCache, paletteRGB) = saved   // keep the clip's palette
+            }
+            encodedWidth = current.width; encodedHeight = current.height
+            guard out.count <= options.maxBytes else {
+                throw PleuraError(file: nil, "cannot fit the image in \(options.maxBytes) bytes of sixel")
+            }
+        }
+        lastReport = FrameReport(psnr: psnr, refitted: refitted, paletteSize: palette!.count,
+                                 encodedWidth: encodedWidth, encodedHeight: encodedHeight, bytes: out.count)
+        return out
+    }
+
+    // MARK: Palette
+
+    private func install(_ newPalette: SixelPalette) {
+        palette = newPalette
+        paletteRGB = newPalette.bytes
+        rampIndex = newPalette.rampIndex
+        tint = newPalette.tint.flatMap { [$0.r, $0.g, $0.b] }
+        colourCache = [Int16](repeating: -1, count: 32768)
+    }
+
+    private func nearest(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> Int {
+        var best = 0, bestD = Int.max
+        for i in 0..<(paletteRGB.count / 3) {
+            let dr = Int(paletteRGB[3 * i]) - Int(r), dg = Int(paletteRGB[3 * i + 1]) - Int(g)
+            let db = Int(paletteRGB[3 * i + 2]) - Int(b)
+            let d = dr * dr + dg * dg + db * db
+            if d < bestD { bestD = d; best = i }
+        }
+        return best
+    }
+
+    /// Palette indices for every pixel, and the PSNR of the mapped image.
+    private func map(_ image: PixelImage) -> ([UInt8], Double) {
+        let n = image.width * image.height
+        var indices = [UInt8](repeating: 0, count: n)
+        var squaredError = 0
+        let tolerance = options.rampTolerance
+        image.pixels.withUnsafeBufferPointer { px in
+            indices.withUnsafeMutableBufferPointer { out in
+                paletteRGB.withUnsafeBufferPointer { pal in
+                    rampIndex.withUnsafeBufferPointer { ramp in
+                        tint.withUnsafeBufferPointer { tint in
+                            if image.format == .gray8 {
+                                for i in 0..<n {
+                                    let v = Int(px[i])
+                                    let k = Int(ramp[v])
+                                    out[i] = UInt8(k)
+                                    let dr = Int(pal[3 * k]) - v, dg = Int(pal[3 * k + 1]) - v, db = Int(pal[3 * k + 2]) - v
+                                    squaredError += dr * dr + dg * dg + db * db
+                                }
+                                return
+                            }
+                            for i in 0..<n {
+                                let r = Int(px[3 * i]), g = Int(px[3 * i + 1]), b = Int(px[3 * i + 2])
+                                let m = (r + g + b + 1) / 3
+                                let k: Int
+                                if abs(r - Int(tint[3 * m])) <= tolerance && abs(g - Int(tint[3 * m + 1])) <= tolerance
+                                    && abs(b - Int(tint[3 * m + 2])) <= tolerance {
+                                    k = Int(ramp[m])
+                                } else {
+                                    let key = (r >> 3) << 10 | (g >> 3) << 5 | (b >> 3)
+                                    var cached = Int(colourCache[key])
+                                    if cached < 0 {
+                                        // The cell's centre stands for the whole 8×8×8 cell.
+                                        cached = nearest(UInt8(r & 0xF8 | 4), UInt8(g & 0xF8 | 4), UInt8(b & 0xF8 | 4))
+                                        colourCache[key] = Int16(cached)
+                                    }
+                                    k = cached
+                                }
+                                out[i] = UInt8(k)
+                                let dr = Int(pal[3 * k]) - r, dg = Int(pal[3 * k + 1]) - g, db = Int(pal[3 * k + 2]) - b
+                                squaredError += dr * dr + dg * dg + db * db
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mse = Double(squaredError) / Double(3 * n)
+        return (indices, mse == 0 ? .infinity : 10 * log10(255 * 255 / mse))
+    }
+
+    /// Fits a palette of at most `maxColors` entries to one frame.
+    static func fitPalette(for image: PixelImage, options: Options, maxColors: Int) -> SixelPalette {
+        let n = image.width * image.height
+        let rgb = image.toRGB().pixels
+        // 1. The tint curve: mean colour per brightness of the near-grey pixels, smoothed over ±4
+        //    levels (grey for brightnesses with no such pixels).
+        var candidate = [(Double, Double, Double, Double)](repeating: (0, 0, 0, 0), count: 256)
+        for i in 0..<n {
+            let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+            guard max(r, g, b) - min(r, g, b) <= 3 * options.rampTolerance else { continue }
+            let m = (r + g + b + 1) / 3
+            candidate[m].0 += 1; candidate[m].1 += Double(r); candidate[m].2 += Double(g); candidate[m].3 += Double(b)
+        }
+        var tint: [RGBColour] = []
+        for m in 0..<256 {
+            var c = (0.0, 0.0, 0.0, 0.0)
+            for k in max(0, m - 4)...min(255, m + 4) {
+                c.0 += candidate[k].0; c.1 += candidate[k].1; c.2 += candidate[k].2; c.3 += candidate[k].3
+            }
+            if c.0 == 0 {
+                tint.append(RGBColour(UInt8(m), UInt8(m), UInt8(m)))
+            } else {
+                // Shift the window's mean colour to this brightness so the curve stays on it.
+                let shift = Double(m) - (c.1 + c.2 + c.3) / (3 * c.0)
+                func ch(_ v: Double) -> UInt8 { UInt8(max(0, min(255, (v / c.0 + shift).rounded()))) }
+                tint.append(RGBColour(ch(c.1), ch(c.2), ch(c.3)))
+            }
+        }
+        // 2. Ramp pixels (near the tint curve) feed the ramp statistics; the rest are colours.
+        var bins = [(Double, Double, Double, Double, Double)](repeating: (0, 0, 0, 0, 0), count: 256)
+        var colourPixels: [UInt8] = []
+        let tol = options.rampTolerance
+        for i in 0..<n {
+            let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+            let m = (r + g + b + 1) / 3
+            let t = tint[m]
+            if abs(r - Int(t.r)) <= tol && abs(g - Int(t.g)) <= tol && abs(b - Int(t.b)) <= tol {
+                bins[m].0 += 1; bins[m].1 += Double(r); bins[m].2 += Double(g); bins[m].3 += Double(b)
+                bins[m].4 += Double(r * r + g * g + b * b)
+            } else {
+                colourPixels += [UInt8(r), UInt8(g), UInt8(b)]
+            }
+        }
+        let stats = RampStatistics(bins: bins)
+        let colourCount = colourPixels.count / 3
+        // Colour entries: a few for scattered coloured marks, most of the palette for an overlay.
+        let colourEntries = colourCount == 0 ? 0 : min(maxColors - 2, max(8, colourCount / 256))
+        let maxLevels = max(2, min(64, maxColors - colourEntries))
+        let targetMSE = 255.0 * 255.0 / pow(10, options.targetPSNR / 10)
+        var levels = stats.fitLevels(errorBudget: targetMSE * Double(3 * n), maxLevels: maxLevels)
+        if stats.total == 0 { levels = [0] }
+        let rampColours = stats.evaluate(levels).colours
+        var rampIndex = [UInt8](repeating: 0, count: 256)
+        for (i, (lo, hi)) in RampStatistics.cells(levels).enumerated() {
+            for m in lo...hi { rampIndex[m] = UInt8(i) }
+        }
+        var colours: [RGBColour] = []
+        if colourEntries > 0 {
+            colours = medianCut(colourPixels, count: colourCount, colours: min(colourEntries, maxColors - levels.count))
+        }
+        return SixelPalette(ramp: rampColours, rampIndex: rampIndex, tint: tint, colours: colours)
+    }
+
+    /// libsixel's median cut over the coloured pixels only.
+    private static func medianCut(_ rgb: [UInt8], count: Int, colours: Int) -> [RGBColour] {
+        guard colours > 0, count > 0 else { return [] }
+        var dither: OpaquePointer?
+        guard pleura_sixel_succeeded(sixel_dither_new(&dither, Int32(colours), nil)) != 0, let dither else { return [] }
+        defer { sixel_dither_unref(dither) }
+        var pixels = rgb
+        let status = pixels.withUnsafeMutableBufferPointer { buf in
+            sixel_dither_initialize(dither, buf.baseAddress, Int32(count), 1, SIXEL_PIXELFORMAT_RGB888,
+                                    SIXEL_LARGE_NORM, SIXEL_REP_AVERAGE_PIXELS, SIXEL_QUALITY_HIGH)
+        }
+        guard pleura_sixel_succeeded(status) != 0, let pal = sixel_dither_get_palette(dither) else { return [] }
+        let got = Int(sixel_dither_get_num_of_palette_colors(dither))
+        return (0..<min(got, colours)).map { RGBColour(pal[3 * $0], pal[3 * $0 + 1], pal[3 * $0 + 2]) }
+    }
+
+    // MARK: libsixel
+
+    /// Writes indexed pixels with a palette as one sixel sequence.
+    static func encodeIndexed(_ indices: [UInt8], width: Int, height: Int, palette: SixelPalette) throws -> [UInt8] {
+        let sink = ByteSink()
+        let context = Unmanaged.passRetained(sink)
+        defer { context.release() }
+        var output: OpaquePointer?
+        var status = sixel_output_new(&output, { data, size, priv in
+            guard let data, let priv, size > 0 else { return 0 }
+            let sink = Unmanaged<ByteSink>.fromOpaque(priv).takeUnretainedValue()
+            data.withMemoryRebound(to: UInt8.self, capacity: Int(size)) {
+                sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: Int(size)))
+            }
+            return size
+        }, context.toOpaque(), nil)
+        guard pleura_sixel_succeeded(status) != 0, let output else {
+            throw PleuraError(file: nil, "libsixel could not create an output (status \(status))")
+        }
+        defer { sixel_output_unref(output) }
+        sixel_output_set_encode_policy(output, Int32(SIXEL_ENCODEPOLICY_SIZE))
+        var dither: OpaquePointer?
+        status = sixel_dither_new(&dither, Int32(palette.count), nil)
+        guard pleura_sixel_succeeded(status) != 0, let dither else {
+            throw PleuraError(file: nil, "libsixel could not create a palette (status \(status))")
+        }
+        defer { sixel_dither_unref(dither) }
+        var paletteBytes = palette.bytes
+        paletteBytes.withUnsafeMutableBufferPointer { sixel_dither_set_palette(dither, $0.baseAddress) }
+        sixel_dither_set_pixelformat(dither, SIXEL_PIXELFORMAT_PAL8)
+        var pixels = indices
+        status = pixels.withUnsafeMutableBufferPointer {
+            sixel_encode($0.baseAddress, Int32(width), Int32(height), 0, dither, output)
+        }
+        guard pleura_sixel_succeeded(status) != 0 else {
+            throw PleuraError(file: nil, "libsixel could not encode the image (status \(status))")
+        }
+        return height < 6 ? Self.removingLeadingGraphicsNewLine(sink.bytes) : sink.bytes
+    }
+
+    /// libsixel 1.10.3 starts the body of an image less than six rows tall with a graphics new
+    /// line (`-`), which would draw it one band (six rows) too low; drop that one byte.
+    static func removingLeadingGraphicsNewLine(_ bytes: [UInt8]) -> [UInt8] {
+        guard var i = bytes.firstIndex(of: UInt8(ascii: "q")) else { return bytes }
+        i += 1
+        func isParameter(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || b == UInt8(ascii: ";") }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "\"") { i += 1; while i < bytes.count, isParameter(bytes[i]) { i += 1 } }
+        // Palette definitions: # Pc ; 2 ; r ; g ; b (a bare # Pc selects a colour: the body).
+        while i < bytes.count, bytes[i] == UInt8(ascii: "#") {
+            var j = i + 1
+            while j < bytes.count, (0x30...0x39).contains(bytes[j]) { j += 1 }
+            guard j < bytes.count, bytes[j] == UInt8(ascii: ";") else { break }
+            while j < bytes.count, isParameter(bytes[j]) { j += 1 }
+            i = j
+        }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "-") else { return bytes }
+        var fixed = bytes
+        fixed.remove(at: i)
+        return fixed
+    }
+}
+
+/// Collects libsixel's output (its write callback gets this through an opaque pointer).
+private final class ByteSink {
+    var bytes: [UInt8] = []
+    init() { bytes.reserveCapacity(1 << 16) }
+}

@@ -1,0 +1,188 @@
+/// The store's SQL schema as numbered migrations.
+///
+/// `PRAGMA user_version` holds the number of the last migration applied and `PRAGMA
+/// application_id` marks the file as a Pleura store. A Pleura that finds a higher version than it
+/// knows refuses the file without writing to it (see ``AnnotationStore/open(path:)``).
+///
+/// Rules that keep the store's promises (design.md):
+/// - `event` is the source of truth for labels and ratings. It is append-only: triggers abort any
+///   UPDATE or DELETE. So are `media`, `media_path`, `annotator`, `session`, `heatmap_context`,
+///   `review`, `prediction` and `heatmap`.
+/// - `current_value` is a cache of the newest event per (item, annotator, context, field), kept by
+///   a trigger in the same transaction as the event insert, so it can never disagree with the log.
+///   ``AnnotationStore/verifyCurrentState()`` recomputes it from the log to prove that.
+/// - A whole-video item is stored with `frame = -1` (NULL would break the current-state key).
+enum Schema {
+    /// 'PLRA': the SQLite application id of a Pleura store.
+    static let applicationID: Int32 = 0x504C_5241
+
+    /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
+    static let migrations: [String] = [migration1]
+
+    static var currentVersion: Int { migrations.count }
+
+    private static func appendOnly(_ table: String) -> String {
+        """
+        CREATE TRIGGER \(table)_is_append_only_update BEFORE UPDATE ON \(table)
+        BEGIN SELECT RAISE(ABORT, '\(table) is append-only: history is never changed'); END;
+        CREATE TRIGGER \(table)_is_append_only_delete BEFORE DELETE ON \(table)
+        BEGIN SELECT RAISE(ABORT, '\(table) is append-only: history is never deleted'); END;
+        """
+    }
+
+    static let migration1 = """
+    CREATE TABLE media (
+        id            INTEGER PRIMARY KEY,
+        sha256        TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+        kind          TEXT,      -- video / image
+        container     TEXT,
+        codec         TEXT,
+        width         INTEGER,
+        height        INTEGER,
+        fps           REAL,
+        frames        INTEGER,
+        bytes         INTEGER,
+        registered_at TEXT NOT NULL,
+        os_user       TEXT NOT NULL,
+        uid           INTEGER NOT NULL
+    );
+    -- Where a file with this content was seen; the newest row is its current path.
+    CREATE TABLE media_path (
+        id        INTEGER PRIMARY KEY,
+        media_id  INTEGER NOT NULL REFERENCES media(id),
+        path      TEXT NOT NULL,
+        seen_at   TEXT NOT NULL,
+        os_user   TEXT NOT NULL,
+        uid       INTEGER NOT NULL
+    );
+    CREATE INDEX media_path_by_path ON media_path(path, id);
+    CREATE INDEX media_path_by_media ON media_path(media_id, id);
+
+    CREATE TABLE annotator (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE CHECK (length(name) > 0),
+        role       TEXT NOT NULL CHECK (role IN ('labeller', 'rater', 'trainee', 'reference', 'model')),
+        created_at TEXT NOT NULL,
+        os_user    TEXT NOT NULL,
+        uid        INTEGER NOT NULL
+    );
+
+    CREATE TABLE session (
+        id             INTEGER PRIMARY KEY,
+        annotator_id   INTEGER NOT NULL REFERENCES annotator(id),
+        name           TEXT NOT NULL,
+        mode           TEXT NOT NULL,
+        started_at     TEXT NOT NULL,
+        os_user        TEXT NOT NULL,
+        uid            INTEGER NOT NULL,
+        host           TEXT NOT NULL,
+        pid            INTEGER NOT NULL,
+        pleura_version TEXT NOT NULL
+    );
+
+    -- The exact picture a rating is about: model, method, layer, target class and the map's hash.
+    CREATE TABLE heatmap_context (
+        id             INTEGER PRIMARY KEY CHECK (id > 0),
+        model_sha256   TEXT NOT NULL,
+        method         TEXT NOT NULL,
+        layer          TEXT NOT NULL,
+        target         TEXT NOT NULL,
+        heatmap_sha256 TEXT NOT NULL,
+        UNIQUE (model_sha256, method, layer, target, heatmap_sha256)
+    );
+
+    -- The append-only history of every label and rating change.
+    CREATE TABLE event (
+        id           INTEGER PRIMARY KEY,
+        action_id    INTEGER NOT NULL,            -- id of the first event of the user action
+        kind         TEXT NOT NULL CHECK (kind IN ('set', 'import', 'undo', 'redo')),
+        reverts      INTEGER,                     -- undo/redo: the action undone or redone
+        at           TEXT NOT NULL,               -- UTC, ISO 8601 with milliseconds
+        annotator_id INTEGER NOT NULL REFERENCES annotator(id),
+        session_id   INTEGER NOT NULL REFERENCES session(id),
+        os_user      TEXT NOT NULL,
+        uid          INTEGER NOT NULL,
+        media_id     INTEGER NOT NULL REFERENCES media(id),
+        frame        INTEGER NOT NULL CHECK (frame >= -1),   -- -1: the whole video
+        context_id   INTEGER NOT NULL DEFAULT 0,             -- 0: a label; else heatmap_context.id
+        field        TEXT NOT NULL,
+        old_value    TEXT,                                   -- NULL: not assessed
+        new_value    TEXT
+    );
+    CREATE INDEX event_by_session ON event(annotator_id, session_id, action_id);
+    CREATE INDEX event_by_item ON event(media_id, frame, annotator_id);
+
+    -- Cache: the newest value per key, maintained by the trigger below (same transaction).
+    CREATE TABLE current_value (
+        media_id     INTEGER NOT NULL,
+        frame        INTEGER NOT NULL,
+        annotator_id INTEGER NOT NULL,
+        context_id   INTEGER NOT NULL,
+        field        TEXT NOT NULL,
+        value        TEXT,
+        event_id     INTEGER NOT NULL,
+        PRIMARY KEY (media_id, frame, annotator_id, context_id, field)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER event_sets_current_value AFTER INSERT ON event
+    BEGIN
+        INSERT INTO current_value (media_id, frame, annotator_id, context_id, field, value, event_id)
+        VALUES (NEW.media_id, NEW.frame, NEW.annotator_id, NEW.context_id, NEW.field, NEW.new_value, NEW.id)
+        ON CONFLICT DO UPDATE SET value = excluded.value, event_id = excluded.event_id;
+    END;
+
+    -- A trainee's review of a disagreement: what was shown and what they concluded.
+    CREATE TABLE review (
+        id            INTEGER PRIMARY KEY,
+        at            TEXT NOT NULL,
+        annotator_id  INTEGER NOT NULL REFERENCES annotator(id),
+        session_id    INTEGER NOT NULL REFERENCES session(id),
+        os_user       TEXT NOT NULL,
+        uid           INTEGER NOT NULL,
+        media_id      INTEGER NOT NULL REFERENCES media(id),
+        frame         INTEGER NOT NULL CHECK (frame >= -1),
+        field         TEXT NOT NULL,
+        first_source  TEXT NOT NULL,
+        first_value   TEXT,
+        second_source TEXT NOT NULL,
+        second_value  TEXT,
+        own_value     TEXT,
+        verdict       TEXT NOT NULL CHECK (verdict IN ('first', 'second', 'both', 'neither', 'unsure')),
+        comment       TEXT,
+        heatmap_sha256 TEXT
+    );
+    CREATE INDEX review_by_item ON review(media_id, frame);
+
+    CREATE TABLE prediction (
+        id           INTEGER PRIMARY KEY,
+        media_id     INTEGER NOT NULL REFERENCES media(id),
+        frame        INTEGER NOT NULL CHECK (frame >= -1),
+        model_sha256 TEXT NOT NULL,
+        head         TEXT NOT NULL,
+        class        TEXT NOT NULL,
+        probability  REAL NOT NULL CHECK (probability >= 0 AND probability <= 1),
+        created_at   TEXT NOT NULL,
+        UNIQUE (media_id, frame, model_sha256, head, class)
+    );
+
+    CREATE TABLE heatmap (
+        id           INTEGER PRIMARY KEY,
+        sha256       TEXT NOT NULL,               -- of the map as a binary PGM (see HeatmapRecord)
+        media_id     INTEGER NOT NULL REFERENCES media(id),
+        frame        INTEGER NOT NULL CHECK (frame >= -1),
+        model_sha256 TEXT NOT NULL,
+        method       TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        layer        TEXT NOT NULL,
+        width        INTEGER NOT NULL CHECK (width > 0),
+        height       INTEGER NOT NULL CHECK (height > 0),
+        encoding     TEXT NOT NULL,
+        data         BLOB NOT NULL,
+        created_at   TEXT NOT NULL,
+        UNIQUE (media_id, frame, model_sha256, method, target, layer)
+    );
+    CREATE INDEX heatmap_by_sha ON heatmap(sha256);
+
+    \(["media", "media_path", "annotator", "session", "heatmap_context", "event", "review",
+       "prediction", "heatmap"].map(appendOnly).joined(separator: "\n"))
+    """
+}

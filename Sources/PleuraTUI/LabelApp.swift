@@ -1,0 +1,151 @@
+import Foundation
+import PleuraCore
+
+/// Runs label mode on the controlling terminal until the user quits or a signal ends it.
+///
+/// ```swift
+/// let controller = LabelController(session: s, keymap: k, media: files, backend: store, openClip: open)
+/// try controller.start()                      // errors here print before the terminal is touched
+/// try LabelApp.run(controller) { tty in try SixelPane(probing: tty) }
+/// ```
+///
+/// Exits cleanly on `q`, SIGTERM, SIGHUP (lost SSH link) and SIGINT: every label is already
+/// committed when it is shown, so closing only restores the terminal (within one poll interval,
+/// 0.1 s). Ctrl-Z gives the terminal back and `fg` repaints the screen and the image.
+public enum LabelApp {
+    /// Why the loop ended.
+    public enum Ending: Equatable {
+        case quit
+        case signal(Int32)
+    }
+
+    /// `makeEncoder` receives the terminal's file descriptor before ncurses starts (to probe
+    /// what graphics it can show) and returns the pane's image encoder.
+    @discardableResult
+    public static func run(_ controller: LabelController,
+                           makeEncoder: (Int32) throws -> PaneImageEncoder) throws -> Ending {
+        let tty = try Terminal.openControllingTTY()
+        let encoder: PaneImageEncoder
+        do { encoder = try makeEncoder(fileno(tty)) } catch { fclose(tty); throw error }
+        let terminal = try Terminal.open(tty: tty)
+        defer { terminal.close() }
+        let screen = LabelScreen(terminal: terminal, controller: controller, encoder: encoder)
+        return runLoop(screen)
+    }
+
+    static func runLoop(_ screen: LabelScreen) -> Ending {
+        let terminal = screen.terminal
+        let controller = screen.controller
+        screen.drawAll()
+        var lastClip = controller.clipIndex
+        while true {
+            var timeout = Int(Terminal.pollInterval)
+            if let wait = controller.secondsToNextFrame(now: Measure.now()) { timeout = min(timeout, Int(wait * 1000)) }
+            let event = terminal.nextEvent(timeout: timeout)
+            switch event {
+            case .signal(.terminate(let sig)):
+                return .signal(sig)
+            case .signal(.suspend):
+                terminal.suspend()
+                ProcessSignals.stopUntilContinued()
+                screen.relayout()
+                screen.drawAll()
+            case .resize:
+                screen.relayout()
+                screen.drawAll()
+            case .timeout:
+                if controller.tick(now: Measure.now()) {
+                    screen.drawText()
+                    screen.drawImage()
+                }
+            case .key(let key):
+                if screen.layout.isTooSmall {
+                    if controller.keymap.action(for: key) == .quit { return .quit }
+                    continue
+                }
+                guard let action = controller.keymap.action(for: key) else {
+                    flash(screen, "key \(key.shortLabel) does nothing here; \(controller.keymap.label(for: .help)) lists the keys")
+                    continue
+                }
+                let effect: LabelController.Effect
+                do { effect = try controller.perform(action) } catch {
+                    flash(screen, "NOT saved: " + describe(error), warning: true)
+                    continue
+                }
+                if controller.clipIndex != lastClip { screen.clipChanged(); lastClip = controller.clipIndex }
+                switch effect {
+                case .none: break
+                case .panel: screen.drawText()
+                case .frame:
+                    screen.drawText()
+                    screen.drawImage()
+                case .quit: return .quit
+                case .help:
+                    screen.drawHelp()
+                    if case .signal(.terminate(let sig)) = waitForAnyKey(terminal) { return .signal(sig) }
+                    screen.drawAll()
+                case .prompt(let prompt):
+                    let (answer, ending) = readLine(screen, prompt)
+                    if let ending { return ending }
+                    do {
+                        if try controller.answer(prompt, with: answer) == .frame {
+                            screen.drawText(); screen.drawImage()
+                        } else { screen.drawText() }
+                    } catch { flash(screen, "NOT saved: " + describe(error), warning: true) }
+                }
+            }
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        (error as? PleuraError)?.description ?? SafeText.sanitize(String(describing: error))
+    }
+
+    private static func flash(_ screen: LabelScreen, _ text: String, warning: Bool = false) {
+        screen.controller.setMessage(text, warning: warning)
+        screen.drawText()
+    }
+
+    private static func waitForAnyKey(_ terminal: Terminal) -> Terminal.Event {
+        while true {
+            let e = terminal.nextEvent(timeout: Int(Terminal.pollInterval))
+            switch e {
+            case .timeout: continue
+            default: return e
+            }
+        }
+    }
+
+    /// A one-line editor: printable keys type, Backspace deletes, Enter accepts, Escape cancels.
+    private static func readLine(_ screen: LabelScreen, _ prompt: LabelController.Prompt) -> (String?, Ending?) {
+        var text = screen.controller.promptDefault(prompt)
+        screen.drawPrompt(prompt, text: text)
+        defer { screen.terminal.showCursor(false) }
+        while true {
+            switch screen.terminal.nextEvent(timeout: Int(Terminal.pollInterval)) {
+            case .signal(.terminate(let sig)): return (nil, .signal(sig))
+            case .signal(.suspend), .resize, .timeout: continue
+            case .key(let key):
+                switch key {
+                case .named(.enter): return (text, nil)
+                case .named(.escape): return (nil, nil)
+                case .named(.backspace): if !text.isEmpty { text.removeLast() }
+                case .named(.space): text.append(" ")
+                case .character(let c): if text.count < 500 { text.append(c) }
+                default: continue
+                }
+                screen.drawPrompt(prompt, text: text)
+            }
+        }
+    }
+}
+
+extension LabelController {
+    /// Lets the app loop show a message that did not come from an action (unbound key, error).
+    func setMessage(_ text: String, warning: Bool) { setMessageInternal(text, warning: warning) }
+
+    /// What a prompt starts with: the current note, so editing it is easy.
+    func promptDefault(_ prompt: Prompt) -> String {
+        prompt == .note ? (labels.note ?? "") : ""
+    }
+}

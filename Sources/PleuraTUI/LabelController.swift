@@ -1,0 +1,394 @@
+import Foundation
+import PleuraCore
+
+/// The label mode's state and rules, without any terminal: which clip and frame are shown, what
+/// each ``Action`` does to the store, what the side panel says. ``LabelScreen`` draws it and
+/// ``LabelApp`` feeds it keys; tests drive it directly.
+///
+/// Every change goes to the ``LabelBackend`` first and is read back from it, so what the panel
+/// shows is always what is durable.
+public final class LabelController {
+    /// A clip of the session and what is known about it.
+    public struct Clip {
+        public var url: URL
+        /// The name shown on screen (sanitised; "clip 3 of 12" under blinding).
+        public var displayName: String
+        var reader: ClipReader?
+        /// Sampled frame indexes (the frame-level items of this clip).
+        public var sampledFrames: [Int] = []
+        /// Sampled frames that carry labels by this annotator.
+        var labelled: Set<Int> = []
+    }
+
+    /// What the screen has to do after an action.
+    public enum Effect: Equatable {
+        case none
+        /// The side panel changed.
+        case panel
+        /// The picture changed (and the panel with it).
+        case frame
+        case help
+        case prompt(Prompt)
+        case quit
+    }
+
+    public enum Prompt: Equatable {
+        case goToFrame
+        case note
+
+        public var question: String {
+            switch self {
+            case .goToFrame: return "Go to frame (0-based, as in the CSV): "
+            case .note: return "Note (Enter saves, Esc cancels, empty clears): "
+            }
+        }
+    }
+
+    public let session: Session
+    public let keymap: Keymap
+    private let backend: LabelBackend
+    private let openClip: (URL) throws -> ClipReader
+
+    public private(set) var clips: [Clip]
+    public private(set) var clipIndex = 0
+    /// The frame on screen (during playback it may lie between sampled frames).
+    public private(set) var frame = 0
+    /// Labels apply to the whole video instead of the frame.
+    public private(set) var videoLevel = false
+    public private(set) var unlabelledOnly = false
+    /// Labels of the current item, as the store has them.
+    public private(set) var labels = LabelSet()
+    /// The last thing that happened, for the message line.
+    public private(set) var message: (text: String, isWarning: Bool) = ("", false)
+    private var playback: (startTime: Double, startFrame: Int)?
+
+    public init(session: Session, keymap: Keymap, media: [URL], backend: LabelBackend,
+                openClip: @escaping (URL) throws -> ClipReader) {
+        self.session = session
+        self.keymap = keymap
+        self.backend = backend
+        self.openClip = openClip
+        self.clips = media.enumerated().map { index, url in
+            Clip(url: url, displayName: session.blinding ? "clip \(index + 1) of \(media.count)" : SafeText.sanitize(url.lastPathComponent))
+        }
+    }
+
+    // MARK: reading state
+
+    public var clip: Clip { clips[clipIndex] }
+    var reader: ClipReader? { clips[clipIndex].reader }
+    public var frameCount: Int { reader?.frameCount ?? 0 }
+    public var isPlaying: Bool { playback != nil }
+    public var framesPerSecond: Double { reader?.framesPerSecond ?? 0 }
+
+    /// The item labels apply to now.
+    public var item: ItemRef? {
+        guard let reader else { return nil }
+        return ItemRef(mediaSHA256: reader.sha256, frame: videoLevel ? nil : frame)
+    }
+
+    /// (labelled, total) frame-level items over the clips opened so far, and how many clips are
+    /// not opened yet (their frames are not counted).
+    public var progress: (labelled: Int, total: Int, unopenedClips: Int) {
+        var labelled = 0, total = 0, unopened = 0
+        for c in clips {
+            if c.reader == nil { unopened += 1; continue }
+            total += c.sampledFrames.count
+            labelled += c.labelled.count
+        }
+        return (labelled, total, unopened)
+    }
+
+    /// Whether the frame on screen is one of the session's sampled frames.
+    public var frameIsSampled: Bool { clip.sampledFrames.contains(frame) }
+
+    public func currentImage() throws -> PixelImage? {
+        guard let reader else { return nil }
+        return try reader.frame(frame)
+    }
+
+    // MARK: starting
+
+    /// Opens every clip (to know frame counts and progress), then shows the first item.
+    public func start() throws {
+        guard !clips.isEmpty else { throw PleuraError(file: session.file.path, "the session has no media") }
+        for i in clips.indices { try open(i) }
+        try show(clip: 0, frame: clips[0].sampledFrames.first ?? 0)
+        say("\(clips.count) clip\(clips.count == 1 ? "" : "s"), \(progress.total) frames to label; press \(keymap.label(for: .help)) for all keys")
+    }
+
+    private func open(_ index: Int) throws {
+        guard clips[index].reader == nil else { return }
+        let reader = try openClip(clips[index].url)
+        clips[index].reader = reader
+        clips[index].sampledFrames = session.sampling.frames(count: reader.frameCount)
+        let sampled = Set(clips[index].sampledFrames)
+        clips[index].labelled = try backend.labelledFrames(ofMedia: reader.sha256).intersection(sampled)
+    }
+
+    private func show(clip index: Int, frame newFrame: Int) throws {
+        try open(index)
+        clipIndex = index
+        frame = max(0, min(newFrame, frameCount - 1))
+        try reloadLabels()
+    }
+
+    private func reloadLabels() throws {
+        guard let item else { labels = LabelSet(); return }
+        labels = try backend.labels(of: item)
+    }
+
+    private func say(_ text: String, warning: Bool = false) { message = (text, warning) }
+    func setMessageInternal(_ text: String, warning: Bool) { say(text, warning: warning) }
+
+    // MARK: actions
+
+    /// Does what an action means in label mode; the screen redraws per the returned effect.
+    @discardableResult
+    public func perform(_ action: Action, now: Double = Measure.now()) throws -> Effect {
+        if playback != nil, action != .playPause, action != .quit, action != .help {
+            stopPlayback()
+        }
+        switch action {
+        case .nextFrame: return step(by: 1)
+        case .previousFrame: return step(by: -1)
+        case .forward10: return step(by: 10)
+        case .back10: return step(by: -10)
+        case .firstFrame: return try jump(toSampledIndex: 0)
+        case .lastFrame: return try jump(toSampledIndex: clip.sampledFrames.count - 1)
+        case .goToFrame: return .prompt(.goToFrame)
+        case .playPause:
+            if playback != nil { stopPlayback(); say("paused on frame \(frame)"); return .frame }
+            guard frameCount > 1 else { say("a still image has nothing to play", warning: true); return .panel }
+            if frame >= frameCount - 1 { frame = 0 }
+            playback = (now, frame)
+            say(String(format: "playing at %.3g fps (frames are dropped to keep time)", framesPerSecond))
+            return .frame
+        case .nextItem: return try moveClip(by: 1)
+        case .previousItem: return try moveClip(by: -1)
+        case .toggleALines, .toggleB1Lines, .toggleB2Lines, .toggleConsolidation:
+            let finding = action.toggledFinding!
+            let next: String = labels[finding] == true ? "0" : "1"
+            return try change([LabelChange(LabelField(finding), next)],
+                              saying: "\(finding.displayName) \(next == "1" ? "present" : "absent")")
+        case .severity0, .severity1, .severity2, .severity3:
+            let severity = action.severity!
+            if labels.severity == severity { say("severity is already \(severity.rawValue)"); return .panel }
+            return try change([LabelChange(.severity, String(severity.rawValue))], saying: "severity \(severity.rawValue)")
+        case .poorQuality:
+            let next: Quality = labels.quality == .poor ? .ok : .poor
+            return try change([LabelChange(.quality, next.rawValue)], saying: "quality \(next.rawValue)")
+        case .note: 
+            guard session.schema.note else { say("notes are not part of this session's schema", warning: true); return .panel }
+            return .prompt(.note)
+        case .videoLevel:
+            videoLevel.toggle()
+            try reloadLabels()
+            say(videoLevel ? "labels now apply to the whole video" : "labels now apply to frame \(frame)")
+            return .panel
+        case .carryForward: return try carryForward()
+        case .unlabelledOnly:
+            unlabelledOnly.toggle()
+            if unlabelledOnly {
+                say("showing unlabelled frames only")
+                if clip.labelled.contains(frame) { return step(by: 1) }
+            } else { say("showing all frames") }
+            return .panel
+        case .undo, .redo:
+            let touched = try action == .undo ? backend.undo() : backend.redo()
+            guard let touched else { say("nothing to \(action.rawValue)", warning: true); return .panel }
+            return try land(on: touched, saying: action == .undo ? "undone" : "redone")
+        case .help: return .help
+        case .quit: return .quit
+        }
+    }
+
+    /// Answers a prompt; nil text means cancelled.
+    @discardableResult
+    public func answer(_ prompt: Prompt, with text: String?) throws -> Effect {
+        guard let text else { say("cancelled"); return .panel }
+        switch prompt {
+        case .goToFrame:
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard let n = Int(trimmed), n >= 0, n < frameCount else {
+                say("'\(SafeText.sanitize(trimmed))' is not a frame of this clip (0–\(frameCount - 1))", warning: true)
+                return .panel
+            }
+            frame = n
+            try reloadLabels()
+            say(frameIsSampled || videoLevel ? "frame \(n)" : "frame \(n) is not one of the session's sampled frames")
+            return .frame
+        case .note:
+            let clean = text.trimmingCharacters(in: .whitespaces)
+            if clean.unicodeScalars.contains(where: SafeText.isUnsafe) {
+                say("a note cannot hold control characters", warning: true)
+                return .panel
+            }
+            return try change([LabelChange(.note, clean.isEmpty ? nil : clean)], saying: clean.isEmpty ? "note cleared" : "note saved")
+        }
+    }
+
+    /// Advances playback; true when another frame must be shown.
+    public func tick(now: Double) -> Bool {
+        guard let playback, framesPerSecond > 0 else { return false }
+        let target = playback.startFrame + Int((now - playback.startTime) * framesPerSecond)
+        if target >= frameCount - 1 {
+            frame = frameCount - 1
+            stopPlayback()
+            say("end of clip: frame \(frame)")
+            return true
+        }
+        guard target != frame else { return false }
+        frame = target
+        return true
+    }
+
+    /// Seconds until playback needs the next frame, or nil when not playing.
+    public func secondsToNextFrame(now: Double) -> Double? {
+        guard let playback, framesPerSecond > 0 else { return nil }
+        let next = Double(frame - playback.startFrame + 1) / framesPerSecond + playback.startTime
+        return max(0, next - now)
+    }
+
+    private func stopPlayback() {
+        playback = nil
+        // Land on a sampled frame so label keys apply to an item of the session.
+        if let snapped = clip.sampledFrames.last(where: { $0 <= frame }) { frame = snapped }
+        try? reloadLabels()
+    }
+
+    // MARK: navigation
+
+    private var sampledPosition: Int {
+        clip.sampledFrames.lastIndex(where: { $0 <= frame }) ?? 0
+    }
+
+    private func step(by delta: Int) -> Effect {
+        let frames = clip.sampledFrames
+        guard !frames.isEmpty else { return .none }
+        var position = sampledPosition
+        if !frameIsSampled && delta < 0 { position += 1 }   // between samples: -1 goes to the one before
+        if unlabelledOnly {
+            var moved = 0
+            var p = position
+            while true {
+                p += delta > 0 ? 1 : -1
+                guard p >= 0, p < frames.count else {
+                    say(delta > 0 ? "no unlabelled frame after this one in this clip (\(keymap.label(for: .nextItem)): next clip)"
+                                  : "no unlabelled frame before this one in this clip", warning: true)
+                    return .panel
+                }
+                if !clip.labelled.contains(frames[p]) { moved += 1; if moved == abs(delta) { break } }
+            }
+            position = p
+        } else {
+            let target = max(0, min(frames.count - 1, position + delta))
+            if target == position && frameIsSampled {
+                say(delta > 0 ? "last frame of this clip (\(keymap.label(for: .nextItem)): next clip)" : "first frame of this clip")
+                return .panel
+            }
+            position = target
+        }
+        frame = frames[position]
+        try? reloadLabels()
+        say("")
+        return .frame
+    }
+
+    private func jump(toSampledIndex index: Int) throws -> Effect {
+        let frames = clip.sampledFrames
+        guard !frames.isEmpty else { return .none }
+        frame = frames[max(0, min(index, frames.count - 1))]
+        try reloadLabels()
+        say("")
+        return .frame
+    }
+
+    private func moveClip(by delta: Int) throws -> Effect {
+        var index = clipIndex
+        while true {
+            index += delta
+            guard index >= 0, index < clips.count else {
+                say(delta > 0 ? "this is the last clip" : "this is the first clip", warning: true)
+                return .panel
+            }
+            try open(index)
+            let c = clips[index]
+            if !unlabelledOnly || c.labelled.count < c.sampledFrames.count { break }
+        }
+        let c = clips[index]
+        let first = unlabelledOnly ? (c.sampledFrames.first { !c.labelled.contains($0) } ?? 0) : (c.sampledFrames.first ?? 0)
+        try show(clip: index, frame: first)
+        say("clip \(index + 1) of \(clips.count)")
+        return .frame
+    }
+
+    // MARK: changing labels
+
+    private func change(_ changes: [LabelChange], saying what: String) throws -> Effect {
+        guard let item else { return .none }
+        if let refused = changes.first(where: { !session.schema.allows($0.field) }) {
+            say("\(refused.field.rawValue) is not part of this session's schema", warning: true)
+            return .panel
+        }
+        if !videoLevel && !frameIsSampled {
+            say("frame \(frame) is not one of the session's sampled frames; step to one to label it", warning: true)
+            return .panel
+        }
+        try backend.apply(changes, to: item)
+        try reloadLabels()
+        noteLabelled(item)
+        say("saved: \(what) (\(videoLevel ? "whole video" : "frame \(frame)"))")
+        return .panel
+    }
+
+    private func noteLabelled(_ item: ItemRef) {
+        guard let f = item.frame, let index = clips.firstIndex(where: { $0.reader?.sha256 == item.mediaSHA256 }) else { return }
+        let stored = (try? backend.labels(of: item)) ?? LabelSet()
+        if stored.isEmpty { clips[index].labelled.remove(f) }
+        else if clips[index].sampledFrames.contains(f) { clips[index].labelled.insert(f) }
+    }
+
+    private func carryForward() throws -> Effect {
+        guard !videoLevel else { say("carry forward copies between frames; switch off whole-video labels first", warning: true); return .panel }
+        let frames = clip.sampledFrames
+        guard let position = frames.firstIndex(of: frame), position > 0, let reader else {
+            say("no previous frame to carry labels from", warning: true)
+            return .panel
+        }
+        let previous = frames[position - 1]
+        let source = try backend.labels(of: ItemRef(mediaSHA256: reader.sha256, frame: previous))
+        guard !source.isEmpty else { say("frame \(previous) has no labels to carry forward", warning: true); return .panel }
+        let changes = Self.changes(from: labels, to: source).filter { session.schema.allows($0.field) }
+        guard !changes.isEmpty else { say("frame \(frame) already has frame \(previous)'s labels"); return .panel }
+        return try change(changes, saying: "labels of frame \(previous) carried forward")
+    }
+
+    /// The changes that turn `old` into `new`, field by field, in CSV column order.
+    static func changes(from old: LabelSet, to new: LabelSet) -> [LabelChange] {
+        var out: [LabelChange] = []
+        for f in Finding.allCases where old[f] != new[f] {
+            out.append(LabelChange(LabelField(f), new[f].map { $0 ? "1" : "0" }))
+        }
+        if old.severity != new.severity { out.append(LabelChange(.severity, new.severity.map { String($0.rawValue) })) }
+        if old.quality != new.quality { out.append(LabelChange(.quality, new.quality?.rawValue)) }
+        if old.note != new.note { out.append(LabelChange(.note, new.note)) }
+        return out
+    }
+
+    /// After undo/redo: show the item that changed, wherever it is.
+    private func land(on touched: ItemRef, saying what: String) throws -> Effect {
+        noteLabelled(touched)
+        if let index = clips.firstIndex(where: { $0.reader?.sha256 == touched.mediaSHA256 }) {
+            let target = touched.frame ?? frame
+            let sameClip = index == clipIndex
+            videoLevel = touched.frame == nil
+            try show(clip: index, frame: sameClip && touched.frame == nil ? frame : target)
+            say("\(what) (\(touched.frame.map { "frame \($0)" } ?? "whole video"))")
+            return .frame
+        }
+        try reloadLabels()
+        say("\(what) (in a clip outside this session)")
+        return .panel
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import PleuraCore
+
+/// One label change: a field of an item set to a value in the canonical CSV spelling (`"1"` /
+/// `"0"` for findings, `"0"`…`"3"` for severity, `"ok"` / `"poor"`, the note text) or nil to clear.
+public struct LabelChange: Equatable, Sendable {
+    public var field: LabelField
+    public var value: String?
+    public init(_ field: LabelField, _ value: String?) {
+        self.field = field
+        self.value = value
+    }
+}
+
+/// What the labelling screen needs from the store. The production implementation is
+/// ``StoreLabelBackend`` over PleuraStore's `AnnotationStore`; tests use an in-memory one.
+///
+/// Every method that changes data returns only after the change is durable (committed), because
+/// the screen shows a change as saved as soon as the call returns.
+public protocol LabelBackend: AnyObject {
+    /// The current labels of an item by this session's annotator.
+    func labels(of item: ItemRef) throws -> LabelSet
+    /// Applies changes to one item in one transaction.
+    func apply(_ changes: [LabelChange], to item: ItemRef) throws
+    /// Undoes this annotator's last change in this session; returns the item it touched, or nil
+    /// when there is nothing to undo.
+    func undo() throws -> ItemRef?
+    /// Redoes the last undone change; the item it touched, or nil.
+    func redo() throws -> ItemRef?
+    /// The frames of a media file that carry at least one label by this annotator (for progress
+    /// and the unlabelled-only filter).
+    func labelledFrames(ofMedia sha256: String) throws -> Set<Int>
+}
+
+/// An opened clip (or still image, as a one-frame clip) the screen can show frames of.
+public protocol ClipReader: AnyObject {
+    var frameCount: Int { get }
+    /// Frames per second for playback (still images: any positive value).
+    var framesPerSecond: Double { get }
+    var width: Int { get }
+    var height: Int { get }
+    /// Lower-case hex SHA-256 of the file: the media's identity in the store.
+    var sha256: String { get }
+    /// Frame `index` (0-based, display order) as an image.
+    func frame(_ index: Int) throws -> PixelImage
+}
+
+/// Turns a frame into the bytes that draw it in the image pane: sixel, or half-block text.
+public protocol PaneImageEncoder: AnyObject {
+    /// Shown in the side panel (`sixel`, `half-blocks`).
+    var name: String { get }
+    /// Bytes drawing `image` scaled to fit `columns` × `rows` cells (top-left at the cursor),
+    /// keeping the aspect ratio. Half-block output positions its own rows relative to `origin`.
+    func encode(_ image: PixelImage, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8]
+    /// A new clip starts (palettes computed for the old one no longer fit).
+    func clipChanged()
+}
+
+extension LabelSet {
+    /// Applies one change in canonical text form (malformed text clears the field; the
+    /// controller never produces it).
+    public mutating func apply(_ change: LabelChange) {
+        let text = change.value
+        switch change.field {
+        case .aLines, .b1Lines, .b2Lines, .consolidation:
+            self[change.field.finding!] = text.flatMap { $0 == "1" ? true : ($0 == "0" ? false : nil) }
+        case .severity: severity = text.flatMap { Int($0) }.flatMap { Severity(rawValue: $0) }
+        case .quality: quality = text.flatMap { Quality(rawValue: $0) }
+        case .note: note = (text?.isEmpty ?? true) ? nil : text
+        }
+    }
+}
