@@ -75,7 +75,7 @@ extension TerminalCapabilities {
         switch graphics(override: override) {
         case .sixel: return SixelPane(capabilities: self)
         case .halfBlocks(let mode): return HalfBlockPane(mode: mode)
-        case .none: return NoImagePane()
+        case .off: return NoImagePane()
         }
     }
 }
