@@ -77,7 +77,7 @@ struct MediaBench {
                 gopTimes.append(try Measure.seconds { try reader.forEachFrame(in: range, format: nil) { _, _ in } })
             }
         }
-        var rng = SplitMix(seed: 2)
+        var rng = SplitMix64(seed: 2)
         var seekTimes: [Double] = []
         for _ in 0..<200 {
             let n = Int(rng.next() % UInt64(reader.info.frames))
@@ -147,17 +147,5 @@ struct MediaBench {
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
         return nil
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }
