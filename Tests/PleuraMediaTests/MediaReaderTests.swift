@@ -9,6 +9,10 @@ let testCacheDirectory: URL = {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-media-tests-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     setenv("PLEURA_CACHE_DIR", dir.path, 1)
+    atexit {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-media-tests-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+    }
     return dir
 }()
 
@@ -25,13 +29,15 @@ let seekClips: [(name: String, arguments: [String])] = [
 ]
 
 @Suite("MediaReader on clips made by ffmpeg", .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
-struct MediaReaderTests {
+final class MediaReaderTests {
     let dir: URL
 
     init() throws {
         _ = testCacheDirectory
         dir = try TestEnv.makeTempDirectory("pleura-media")
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     @Test(arguments: seekClips.map(\.name))
     func randomAccessEqualsSequentialDecode(_ name: String) throws {
