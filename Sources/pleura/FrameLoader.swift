@@ -1,5 +1,6 @@
 import Foundation
 import PleuraCore
+import PleuraMedia
 
 /// Loads one frame for the commands that show frames (`render`): uint8 `.npy` images directly,
 /// everything else through PleuraMedia.
@@ -16,6 +17,7 @@ enum FrameLoader {
             guard index == 0 else { throw PleuraError(file: path, "a .npy image has only frame 0 (asked for \(index))") }
             return image
         }
-        throw PleuraError(file: path, "cannot decode this file yet: video and image decoding arrive with PleuraMedia; use a uint8 .npy image meanwhile")
+        let reader = try MediaReader(path: path, cacheBytes: 0)
+        return try reader.frame(index, format: .rgb24)
     }
 }
