@@ -71,6 +71,8 @@ struct DoctorCommand: ParsableCommand {
         line("  libtorch shim", FileManager.default.fileExists(atPath: shim)
              ? "\(shim) (present; not loaded by doctor)"
              : "not found beside pleura (\(shim)): build it with `swift build --product PleuraTorchShim`")
+        line("  default model", Model.defaultModelURL.map { "\($0.path) (not loaded by doctor)" }
+             ?? "not found (Models/\(Model.defaultModelName) above the executable, or set PLEURA_MODEL)")
         return lines
     }
 }

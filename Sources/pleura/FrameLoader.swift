@@ -2,7 +2,7 @@ import Foundation
 import PleuraCore
 import PleuraMedia
 
-/// Loads one frame for the commands that show frames (`render`): uint8 `.npy` images directly,
+/// Loads one frame for the commands that show or explain frames (`render`, `heatmap`): uint8 `.npy` images directly,
 /// everything else through PleuraMedia.
 enum FrameLoader {
     static func frame(path: String, index: Int) throws -> PixelImage {

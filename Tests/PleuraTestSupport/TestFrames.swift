@@ -59,8 +59,3 @@ public enum TestFrames {
         return out
     }
 }
-
-extension SplitMix64 {
-    /// Uniform in (0, 1].
-    mutating func nextUnit() -> Double { Double((next() >> 11) + 1) / Double(1 << 53) }
-}
