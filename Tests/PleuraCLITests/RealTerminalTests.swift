@@ -182,21 +182,45 @@ private func doctorValue(_ report: String, _ key: String) -> String? {
 
 private func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
+/// `pleura phantom` writes one clip; ffmpeg decodes its frame 10 as grey for reference.
+private func phantomFrame(in scratch: URL) throws -> ([String], PixelImage)? {
+    guard let ffmpeg = TestEnv.which("ffmpeg") else { return nil }
+    let dir = scratch.appendingPathComponent("phantom")
+    let made = try runPleura(["phantom", "-o", dir.path, "--count", "1", "--seed", "3"])
+    let clip = dir.appendingPathComponent("phantom-000.mp4").path
+    guard made.status == 0, FileManager.default.fileExists(atPath: clip) else { return nil }
+    let probe = try runProgram(TestEnv.which("ffprobe") ?? "/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v:0",
+                               "-show_entries", "stream=width,height", "-of", "csv=p=0", clip])
+    let dims = probe.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+    guard dims.count == 2 else { return nil }
+    let raw = try runProgram(ffmpeg, ["-nostdin", "-v", "error", "-i", clip, "-vf", "select=eq(n\\,10)", "-frames:v", "1",
+                                      "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+    guard raw.status == 0, raw.stdout.count == dims[0] * dims[1] else { return nil }
+    return ([clip, "--index", "10"], PixelImage(width: dims[0], height: dims[1], format: .gray8, pixels: [UInt8](raw.stdout)))
+}
+
+private func syntheticFrame(in scratch: URL) throws -> ([String], PixelImage) {
+    let frame = TestFrames.lung(width: 400, height: 400, seed: 21)
+    let file = scratch.appendingPathComponent("frame.npy").path
+    try NumpyArray(image: frame).write(path: file)
+    return ([file], frame)
+}
+
 @Test(.enabled(if: haveXterm, "\(xtermMissing)"))
 func xtermShowsSixelAndDoctorSaysSo() throws {
     let scratch = try TestEnv.makeTempDirectory("pleura-xterm")
     defer { try? FileManager.default.removeItem(at: scratch) }
-    let side = 400
-    let frame = TestFrames.lung(width: side, height: side, seed: 21)
-    let frameFile = scratch.appendingPathComponent("frame.npy").path
-    try NumpyArray(image: frame).write(path: frameFile)
+    // A phantom clip's frame 10 (the reference pixels decoded independently by ffmpeg); a
+    // synthetic frame when the phantom or ffmpeg is unavailable.
+    let (target, frame) = try phantomFrame(in: scratch) ?? syntheticFrame(in: scratch)
+    let (width, height) = (frame.width, frame.height)
     let doctorFile = scratch.appendingPathComponent("doctor.txt").path
     let done = scratch.appendingPathComponent("done").path
     let pleura = shellQuote(TestEnv.pleuraBinary.path)
     // Doctor first (its output to a file), then a clean screen, the cursor hidden, the image at
     // the top left; the shell stays so the picture stays until the screenshot.
     let script = "\(pleura) doctor > \(shellQuote(doctorFile)) 2>&1; printf '\\033[?25l\\033[H\\033[2J'; "
-        + "\(pleura) render \(shellQuote(frameFile)) --width \(side) --height \(side); touch \(shellQuote(done)); sleep 120"
+        + "\(pleura) render \(target.map(shellQuote).joined(separator: " ")) --width \(width) --height \(height); touch \(shellQuote(done)); sleep 120"
 
     var lastFailure = ""
     for attempt in 1...3 {
@@ -230,9 +254,9 @@ func xtermShowsSixelAndDoctorSaysSo() throws {
             usleep(300_000)
             let shot = try Screenshot(display: display.display, scratch: scratch)
             guard let box = shot.darkBox(in: window) else { lastFailure = "nothing drawn"; continue }
-            let seen = shot.grey(box, resizedTo: side, side)
+            let seen = shot.grey(box, resizedTo: width, height)
             let ncc = normalizedCrossCorrelation(seen, frame.pixels.map(Double.init))
-            if ncc >= 0.9 && abs(box.w - side) <= 4 && abs(box.h - side) <= 4 {
+            if ncc >= 0.9 && abs(box.w - width) <= 4 && abs(box.h - height) <= 4 {
                 #expect(ncc >= 0.9)
                 print("xterm -ti vt340: sixel image found at \(box), NCC with the frame \(String(format: "%.3f", ncc))")
                 return
