@@ -219,7 +219,7 @@ func xtermShowsSixelAndDoctorSaysSo() throws {
     let pleura = shellQuote(TestEnv.pleuraBinary.path)
     // Doctor first (its output to a file), then a clean screen, the cursor hidden, the image at
     // the top left; the shell stays so the picture stays until the screenshot.
-    let script = "\(pleura) doctor > \(shellQuote(doctorFile)) 2>&1; printf '\\033[?25l\\033[H\\033[2J'; "
+    let script = "\(pleura) doctor --no-model > \(shellQuote(doctorFile)) 2>&1; printf '\\033[?25l\\033[H\\033[2J'; "
         + "\(pleura) render \(target.map(shellQuote).joined(separator: " ")) --width \(width) --height \(height); touch \(shellQuote(done)); sleep 120"
 
     var lastFailure = ""
@@ -282,7 +282,7 @@ func tmuxGetsHalfBlocksAndDoctorExplains() throws {
     let pleura = shellQuote(TestEnv.pleuraBinary.path)
     let socket = "pleura-test-\(UUID().uuidString.prefix(8))"
     let tmux = TestEnv.which("tmux")!
-    let script = "\(pleura) doctor > \(shellQuote(doctorFile)) 2>&1; clear; "
+    let script = "\(pleura) doctor --no-model > \(shellQuote(doctorFile)) 2>&1; clear; "
         + "\(pleura) render \(shellQuote(frameFile)) --width 300 --height 300; touch \(shellQuote(done)); sleep 120"
     let start = try ChildProcess([tmux, "-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "40",
                                   "/bin/sh", "-c", script],
