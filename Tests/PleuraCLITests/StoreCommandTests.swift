@@ -47,6 +47,9 @@ func addImportExportStatsRoundTrip() throws {
     let out1 = dir.appendingPathComponent("out1.csv").path
     #expect(try runPleura(["export", "--store", storeA, "--format", "csv", "-o", out1, "--root", media]).status == 0)
     #expect(try String(contentsOfFile: out1, encoding: .utf8) == csv)
+    // Exporting again over the same file replaces it.
+    #expect(try runPleura(["export", "--store", storeA, "--format", "csv", "-o", out1, "--root", media]).status == 0)
+    #expect(try String(contentsOfFile: out1, encoding: .utf8) == csv)
 
     // Into an empty store (media added first), and out again: the same bytes.
     let storeB = dir.appendingPathComponent("b.sqlite").path
