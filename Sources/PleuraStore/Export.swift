@@ -67,8 +67,23 @@ extension AnnotationStore {
     /// ```
     public func exportLabelCSV(root: String, level: ItemLevel? = nil, to sink: TextSink) throws {
         sink.write(CSV.formatRow(LabelRecord.header))
-        try forEachLabelRow(root: root, level: level) { path, _, frame, annotator, labels in
-            sink.write(CSV.formatRow(LabelRecord(media: path, frame: frame, annotator: annotator, labels: labels).fields))
+        // Stored values are already the canonical CSV texts (LabelValue.text); only paths, names
+        // and notes can need quoting. The result equals LabelRecord.formatFile of the same rows.
+        var escapedPath = ("", ""), escapedName = ("", "")
+        try forEachRawLabelRow(root: root, level: level) { path, _, frame, annotator, values in
+            if escapedPath.0 != path { escapedPath = (path, CSV.escape(path)) }
+            if escapedName.0 != annotator { escapedName = (annotator, CSV.escape(annotator)) }
+            var line = escapedPath.1
+            line += ","
+            if let frame { line += String(frame) }
+            line += ","
+            line += escapedName.1
+            for (i, value) in values.enumerated() {
+                line += ","
+                if let value { line += i == values.count - 1 ? CSV.escape(value) : value }
+            }
+            line += "\n"
+            sink.write(line)
         }
         sink.flush()
     }
@@ -160,6 +175,17 @@ extension AnnotationStore {
     /// (whole video first), then annotator name.
     func forEachLabelRow(root: String, level: ItemLevel?,
                          _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ labels: LabelSet) throws -> Void) throws {
+        try forEachRawLabelRow(root: root, level: level) { path, sha, frame, annotator, values in
+            var labels = LabelSet()
+            for (i, field) in LabelField.allCases.enumerated() { Self.apply(field: field.rawValue, text: values[i], to: &labels) }
+            if !labels.isEmpty { try body(path, sha, frame, annotator, labels) }
+        }
+    }
+
+    /// The same rows with the stored canonical texts, in ``LabelField/allCases`` order (nil: not
+    /// assessed). The CSV export writes them as they are: no parsing on the hot path.
+    func forEachRawLabelRow(root: String, level: ItemLevel?,
+                            _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ values: [String?]) throws -> Void) throws {
         try read { db in
             let media = try Self.fetchAllMedia(db).map { ($0, RootPaths.relative($0.path, to: root)) }
                 .sorted { ($0.1, $0.0.sha256) < ($1.1, $1.0.sha256) }
@@ -171,26 +197,30 @@ extension AnnotationStore {
             case .frame?: filter = "AND frame >= 0"
             case .video?: filter = "AND frame = -1"
             }
+            let fieldCase = "CASE field " + LabelField.allCases.enumerated().map { "WHEN '\($1.rawValue)' THEN \($0)" }
+                .joined(separator: " ") + " END"
             let statement = try db.makeStatement(sql: """
-                SELECT frame, annotator_id, field, value FROM current_value
-                WHERE media_id = ? AND context_id = 0 AND value IS NOT NULL \(filter)
+                SELECT frame, annotator_id, \(fieldCase) AS f, value FROM current_value
+                WHERE media_id = ? AND context_id = 0 AND value IS NOT NULL AND f IS NOT NULL \(filter)
                 ORDER BY frame, annotator_id
                 """)
+            let fieldCount = LabelField.allCases.count
             for (record, path) in media {
-                var rows: [(frame: Int, name: String, labels: LabelSet)] = []
-                var key: (Int, Int64)? = nil
+                var rows: [(frame: Int, name: String, values: [String?])] = []
+                var lastFrame = Int.min, lastAnnotator: Int64 = -1
                 let cursor = try Row.fetchCursor(statement, arguments: [record.id])
                 while let row = try cursor.next() {
-                    let k: (Int, Int64) = (row[0], row[1])
-                    if key.map({ $0 != k }) ?? true {
-                        rows.append((k.0, nameOf[k.1] ?? "?", LabelSet()))
-                        key = k
+                    let frame: Int = row[0], annotatorID: Int64 = row[1]
+                    if frame != lastFrame || annotatorID != lastAnnotator {
+                        rows.append((frame, nameOf[annotatorID] ?? "?", [String?](repeating: nil, count: fieldCount)))
+                        lastFrame = frame; lastAnnotator = annotatorID
                     }
-                    Self.apply(field: row[2], text: row[3], to: &rows[rows.count - 1].labels)
+                    let f: Int = row[2]
+                    rows[rows.count - 1].values[f] = row[3]
                 }
                 rows.sort { ($0.frame, $0.name) < ($1.frame, $1.name) }
-                for r in rows where !r.labels.isEmpty {
-                    try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.labels)
+                for r in rows {
+                    try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.values)
                 }
             }
         }
