@@ -123,7 +123,7 @@ extension AnnotationStore {
     /// second_value,own_value,verdict,comment,heatmap_sha256`) or JSON Lines, oldest first.
     public func exportReviews(root: String, format: ExchangeFormat, to sink: TextSink) throws {
         let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
         let header = ["media", "frame", "annotator", "at", "field", "first_source", "first_value", "second_source",
                       "second_value", "own_value", "verdict", "comment", "heatmap_sha256"]
         if format == .csv { sink.write(CSV.formatRow(header)) }
@@ -146,7 +146,7 @@ extension AnnotationStore {
 
     /// Predictions as CSV (`media,frame,model,head,class,probability`) or JSON Lines.
     public func exportPredictions(root: String, format: ExchangeFormat, to sink: TextSink) throws {
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
         if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "class", "probability"])) }
         let rows = try predictions().sorted {
             (paths[$0.item.mediaSHA256] ?? "", $0.item.frame ?? -1, $0.modelSHA256, $0.head, $0.className)
@@ -187,7 +187,7 @@ extension AnnotationStore {
     func forEachRawLabelRow(root: String, level: ItemLevel?,
                             _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ values: [String?]) throws -> Void) throws {
         try read { db in
-            let media = try Self.fetchAllMedia(db).map { ($0, RootPaths.relative($0.path, to: root)) }
+            let media = try Self.fetchAllMedia(db).map { ($0, $0.exchangeName(root: root)) }
                 .sorted { ($0.1, $0.0.sha256) < ($1.1, $1.0.sha256) }
             let annotators = try Row.fetchAll(db, sql: "SELECT id, name FROM annotator")
             let nameOf = Dictionary(uniqueKeysWithValues: annotators.map { (row: Row) -> (Int64, String) in (row[0], row[1]) })
@@ -228,7 +228,7 @@ extension AnnotationStore {
 
     func ratingRows(root: String) throws -> [(path: String, annotator: String, rating: CurrentRating)] {
         let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
         return try currentRatings().map { r in
             (paths[r.item.mediaSHA256] ?? r.item.mediaSHA256, names[r.annotatorID] ?? "?", r)
         }.sorted { a, b in

@@ -244,3 +244,22 @@ extension TextSink {
     /// Runs `body` with this sink and returns it (for one-line exports in tests).
     func then(_ body: (TextSink) throws -> Void) rethrows -> TextSink { try body(self); return self }
 }
+
+@Test func reviewsAndPredictionsExport() throws {
+    let src = try Populated()
+    let trainee = try src.store.annotator(named: "tom", role: .trainee)
+    let s = try src.store.beginSession(annotator: trainee, name: "review", mode: "review")
+    try src.store.addReview(Review(item: ItemRef(mediaSHA256: src.shas[1], frame: 2), field: "severity", firstSource: "model",
+                                   firstValue: "3", secondSource: "alice", secondValue: "1", ownValue: "2", verdict: .neither,
+                                   comment: "small, patchy"), annotator: trainee, session: s)
+    try src.store.insertPredictions([Prediction(item: ItemRef(mediaSHA256: src.shas[1], frame: nil), modelSHA256: "m",
+                                                head: "diagnosis", className: "covid", probability: 0.1)])
+    let reviews = try TextSink().then { try src.store.exportReviews(root: "/data", format: .csv, to: $0) }.text
+    let lines = reviews.split(separator: "\n")
+    #expect(lines.first == "media,frame,annotator,at,field,first_source,first_value,second_source,second_value,own_value,verdict,comment,heatmap_sha256")
+    #expect(lines.count == 2 && lines[1].hasPrefix("clips/b.mp4,2,tom,") && lines[1].hasSuffix(",severity,model,3,alice,1,2,neither,\"small, patchy\","))
+    let reviewJSON = try TextSink().then { try src.store.exportReviews(root: "/data", format: .jsonl, to: $0) }.text
+    #expect(reviewJSON.contains("\"verdict\":\"neither\"") && reviewJSON.contains("\"frame\":2"))
+    let predictions = try TextSink().then { try src.store.exportPredictions(root: "/data", format: .csv, to: $0) }.text
+    #expect(predictions == "media,frame,model,head,class,probability\nclips/b.mp4,,m,diagnosis,covid,0.1\n")
+}
