@@ -59,10 +59,3 @@ public enum TestFrames {
         return out
     }
 }
-
-/// Test frames use PleuraCore's SplitMix64 (one generator in the code base, the same sequence
-/// everywhere); tests also want uniform doubles from it.
-extension SplitMix64 {
-    /// Uniform in (0, 1].
-    public mutating func nextUnit() -> Double { Double((next() >> 11) + 1) / Double(1 << 53) }
-}
