@@ -156,6 +156,27 @@ final class MediaCommandBadInputTests {
         #expect(r.stderrText.hasPrefix("pleura: \(path): cannot read the file (Permission denied)"), "\(r.stderrText)")
     }
 
+    @Test func probePrintsExactlyTheDocumentedFields() throws {
+        let r = try runPleura(["probe", good.path], environment: env)
+        #expect(r.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(Set(object.keys) == ["path", "kind", "codec", "width", "height", "fps", "frames", "sha256"])
+        #expect(object["kind"] as? String == "video" && object["codec"] as? String == "h264")
+        #expect(object["frames"] as? Int == 12 && object["width"] as? Int == 96 && object["height"] as? Int == 64)
+        #expect((object["sha256"] as? String)?.count == 64)
+    }
+
+    @Test func probeWarnsAboutATruncatedFileThatStillDecodes() throws {
+        let whole = try MediaFixtures.clip("front.mp4", in: dir, frames: 40, arguments: ["-c:v", "libx264", "-g", "10", "-movflags", "+faststart"])
+        let bytes = try Data(contentsOf: whole)
+        let half = dir.appendingPathComponent("front-half.mp4")
+        try bytes.prefix(bytes.count / 2).write(to: half)
+        let r = try runPleura(["probe", half.path], environment: env)
+        #expect(r.status == 0, "readable frames are still usable")
+        #expect(r.stdoutText.contains("\"frames\":\(try MediaFixtures.ffmpegFrameCount(half))"))
+        #expect(r.stderrText.hasPrefix("pleura: \(half.path): warning: the container lists 40 frames but only"))
+    }
+
     @Test func frameWritesThePNGAndRefusesAnIndexOutOfRange() throws {
         let out = dir.appendingPathComponent("f.png")
         var r = try runPleura(["frame", good.path, "--index", "11", "-o", out.path], environment: env)
