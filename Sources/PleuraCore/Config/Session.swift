@@ -347,7 +347,7 @@ public struct Session: Sendable {
     /// Applies `order` to a list (clips are shuffled as wholes; frames stay in order).
     public func ordered<T>(_ items: [T]) -> [T] {
         guard case .shuffled(let seed) = order else { return items }
-        var rng = ShuffleGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out = items
         if out.count > 1 {
             for i in stride(from: out.count - 1, to: 0, by: -1) {
@@ -371,19 +371,5 @@ public struct Session: Sendable {
             }
         }
         return out.sorted()
-    }
-}
-
-/// A small seeded generator (SplitMix64): the same seed gives the same shuffle on every machine
-/// and Swift version, which the system generator does not promise.
-struct ShuffleGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
