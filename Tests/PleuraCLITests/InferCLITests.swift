@@ -68,6 +68,41 @@ import Testing
         #expect(diff < 1e-5, "pleura's input differs from train_model.py's preprocessing by \(diff)")
     }
 
+    @Test(.enabled(if: ModelCLITests.hasTorch, "skipped: /usr/bin/python3 with torch is absent"))
+    func interruptedInferKeepsWhatItSavedAndResumes() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-interrupt")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelCLITests.tinyModel(in: dir)
+        let (clip, _) = try Self.clip(in: dir)
+        let store = dir.appendingPathComponent("s.db").path
+        let p = Process()
+        p.executableURL = TestEnv.pleuraBinary
+        p.arguments = ["infer", "--store", store, "--model", model.path, clip]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        // Wait for the first committed frame (the WAL file grows), then Ctrl-C.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let size = (try? FileManager.default.attributesOfItem(atPath: store + "-wal")[.size] as? Int) ?? 0
+            if size > 40_000 { break }
+            usleep(50_000)
+        }
+        kill(p.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if p.terminationStatus == 0 {
+            // The clip was too short to interrupt on this machine: nothing left to check.
+            return
+        }
+        #expect(p.terminationStatus == 1)
+        #expect(text.contains("interrupted after") && text.contains("run the same command again to resume"), "\(text)")
+        let resumed = try runPleura(["infer", "--store", store, "--model", model.path, clip])
+        #expect(resumed.status == 0, "\(resumed.stderrText)")
+        #expect(resumed.stderrText.contains("already done"), "\(resumed.stderrText)")
+    }
+
     /// `pleura` itself does not link libtorch: only the dlopen'ed shim does.
     @Test func pleuraBinaryDoesNotLinkLibtorch() throws {
         let ldd = try #require(TestEnv.which("ldd"))
