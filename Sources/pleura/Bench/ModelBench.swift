@@ -27,12 +27,21 @@ extension BenchmarkSuite {
         for threads in [1, 2] {
             try ModelRuntime.setThreads(threads)
             _ = try model.analyse(frame, targets: [.top(head: head)], methods: [.gradcam])   // warm-up
-            var predict: [Double] = [], cam: [Double] = []
+            var predict: [Double] = [], cam: [Double] = [], forward: [Double] = [], prep: [Double] = []
+            let input = model.inputTensor(for: frame)
             for _ in 0..<n {
+                prep.append(Measure.seconds { _ = model.inputTensor(for: frame) })
+                forward.append(try Measure.seconds { _ = try model.logits(input: input) })
                 predict.append(try Measure.seconds { _ = try model.predict(frame) })
                 cam.append(try Measure.seconds { _ = try model.analyse(frame, targets: [.top(head: head)], methods: [.gradcam]) })
             }
             ctx.progress("\(threads) thread(s): predict p50 \(TimingSummary(predict).p50 * 1000) ms")
+            if threads == 1 {
+                results.append(BenchResult(suite: "model", name: "preprocess p50", value: TimingSummary(prep).p50 * 1000, unit: "ms",
+                                           note: "\(frame.width)x\(frame.height) \(frame.format == .rgb24 ? "RGB" : "grey") → \(model.card.input.channels)x\(model.card.input.height)x\(model.card.input.width)"))
+            }
+            results.append(BenchResult(suite: "model", name: "forward only (libtorch) p50, \(threads) thread\(threads == 1 ? "" : "s")",
+                                       value: TimingSummary(forward).p50 * 1000, unit: "ms"))
             results.append(BenchResult(suite: "model", name: "predict p50, \(threads) thread\(threads == 1 ? "" : "s")",
                                        value: TimingSummary(predict).p50 * 1000, unit: "ms",
                                        note: "\(frame.width)x\(frame.height) frame → \(model.card.input.width) px, all heads"))
