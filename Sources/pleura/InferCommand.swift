@@ -43,6 +43,16 @@ struct InferCommand: ParsableCommand {
             throw PleuraError(file: nil, "unknown --method \(method); use one of: " + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard every >= 1 else { throw PleuraError(file: nil, "--every must be 1 or more") }
+        // From here on Ctrl-C / SIGTERM stop cleanly after the frame in hand (also during loading).
+        signal(SIGINT) { _ in inferStopRequested = 1 }
+        signal(SIGTERM) { _ in inferStopRequested = 1 }
+        // A parent may have left them blocked (the mask survives exec): unblock, or Ctrl-C never arrives.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
         let db = try AnnotationStore.open(path: store)
         var paths = files
         if paths.isEmpty {
@@ -58,10 +68,6 @@ struct InferCommand: ParsableCommand {
         let model = try modelOptions.load()
         let modelSHA = try SHA256.hexOfFile(atPath: model.modelURL.path)
         let head = model.card.defaultHead
-
-        signal(SIGINT) { _ in inferStopRequested = 1 }
-        signal(SIGTERM) { _ in inferStopRequested = 1 }
-        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
 
         let writer = InferWriter(store: db)
         let progress = InferProgress(total: readers.reduce(0) { $0 + ($1.reader.info.frames + every - 1) / every }, quiet: quiet)
