@@ -36,7 +36,7 @@ struct DoctorCommand: ParsableCommand {
     static func report(_ caps: TerminalCapabilities, override: GraphicsMode?) -> [String] {
         var lines: [String] = []
         func line(_ key: String, _ value: String) {
-            lines.append(key.padding(toLength: 18, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
+            lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
         }
         lines.append("Pleura \(PleuraVersion.string)")
         lines.append("")

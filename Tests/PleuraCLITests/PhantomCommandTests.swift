@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import PleuraTestSupport
+
+@Suite struct PhantomCommandTests {
+    @Test func writesClipsLabelsAndProgress() throws {
+        let dir = try TestEnv.makeTempDirectory("phantom-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("set")
+        let r = try runPleura(["phantom", "-o", out.path, "--count", "2", "--seed", "3"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(r.stderrText.contains("phantom: 1/2 clips"))
+        #expect(r.stderrText.contains("phantom: 2/2 clips"))
+        #expect(r.stdoutText.contains("wrote 2 clips and labels.csv"))
+        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        #expect(names == ["labels.csv", "phantom-000.mp4", "phantom-001.mp4"])
+        let labels = try String(contentsOf: out.appendingPathComponent("labels.csv"), encoding: .utf8)
+        #expect(labels.hasPrefix("media,frame,annotator,a_lines,b1_lines,b2_lines,consolidation,severity,quality,note\nphantom-000.mp4,0,phantom,"))
+    }
+
+    @Test func badArgumentsGiveOneClearLine() throws {
+        let dir = try TestEnv.makeTempDirectory("phantom-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let zero = try runPleura(["phantom", "-o", dir.path, "--count", "0"])
+        #expect(zero.status != 0)
+        #expect(zero.stderrText.contains("--count must be between 1 and 1000"))
+        // The output "folder" is a file.
+        let file = dir.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        let r = try runPleura(["phantom", "-o", file.path, "--count", "1"])
+        #expect(r.status == 1)
+        #expect(r.stderrText.hasPrefix("pleura: \(file.path): cannot create the output folder"))
+        #expect(r.stderrText.split(separator: "\n").count == 1)
+    }
+}
