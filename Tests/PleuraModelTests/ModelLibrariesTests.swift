@@ -66,3 +66,27 @@ import Testing
 @Test func missingShimOrModelIsAClearError() throws {
     #expect(throws: PleuraError.self) { try ModelRuntime.load(URL(fileURLWithPath: "/nonexistent/model.pt")) }
 }
+
+/// The embedded model loads in-process, its card matches its outputs, and the API the TUI uses works.
+@Test(.enabled(if: Model.defaultModelURL != nil, "skipped: Models/pleura-lus-v1.pt absent"))
+func embeddedModelPredictsAndExplains() throws {
+    let model = try ModelRuntime.load(Model.defaultModelURL!, threads: 1)
+    #expect(ModelLibraries.isTorchLoaded)
+    #expect(model.card.input.channels == 1 && model.card.input.width == 224)
+    #expect(Set(model.card.heads.map(\.name)) == ["findings", "severity", "diagnosis"])
+    var px = [UInt8](repeating: 0, count: 300 * 200 * 3)
+    for i in px.indices { px[i] = UInt8(truncatingIfNeeded: (i / 900) * 3 + i % 7) }
+    let frame = PixelImage(width: 300, height: 200, format: .rgb24, pixels: px)
+    let p = try model.predict(frame)
+    let diagnosis = try #require(p["diagnosis"])
+    #expect(abs(diagnosis.values.reduce(0, +) - 1) < 1e-5)          // softmax
+    #expect(p["findings"]?.count == 3)                                // sigmoid, independent
+    for method in CAMMethod.allCases {
+        let map = try model.heatmap(frame, head: "severity", class: "2", method: method)
+        #expect(map.values.count == 224 * 224)
+        #expect(map.values.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+    let top = try model.analyse(frame, targets: [.top(head: "diagnosis")], methods: [.gradcam])
+    #expect(top.heatmaps[0].className == diagnosis.max { $0.value < $1.value }!.key)
+    #expect(throws: PleuraError.self) { try model.heatmap(frame, head: "nope", class: "x", method: .gradcam) }
+}
