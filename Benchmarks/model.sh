@@ -17,11 +17,11 @@ echo "clip: $CLIP ($frames frames)"
 t0=$(date +%s.%N)
 "$BIN" infer --store "$STORE" --model "$MODEL" --threads 1 --quiet "$CLIP"
 t1=$(date +%s.%N)
-echo "pleura infer: $(echo "$frames / ($t1 - $t0)" | bc -l | cut -c1-6) frames/s (whole process, 1 thread)"
+echo "pleura infer: $(awk -v f="$frames" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", f / (b - a) }') frames/s (whole process, 1 thread)"
 t0=$(date +%s.%N)
 /usr/bin/python3 Scripts/infer_reference.py "$MODEL" "$CLIP" >/dev/null
 t1=$(date +%s.%N)
-echo "python reference: $(echo "$frames / ($t1 - $t0)" | bc -l | cut -c1-6) frames/s (whole process, 1 thread)"
+echo "python reference: $(awk -v f="$frames" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", f / (b - a) }') frames/s (whole process, 1 thread)"
 for i in 1 2 3 4 5; do
   t0=$(date +%s%N); "$BIN" probe "$CLIP" >/dev/null; t1=$(date +%s%N)
   echo "pleura probe: $(( (t1 - t0) / 1000000 )) ms"
