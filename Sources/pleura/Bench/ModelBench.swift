@@ -56,27 +56,38 @@ extension BenchmarkSuite {
             var frames = 0
             let info = try MediaReader.probe(path: clip)
             frames = (info.frames + every - 1) / every
-            let pleuraSeconds = try Measure.seconds {
-                let r = try runProcess(ctx.pleuraExecutable.path, ["infer", "--store", store, "--model", modelURL.path, "--threads", "1",
-                                                                   "--every", String(every), "--quiet", clip])
-                if r.status != 0 { throw PleuraError(file: clip, "pleura infer failed: \(r.stderr)") }
-            }
-            let pleuraRate = Double(frames) / pleuraSeconds
-            results.append(BenchResult(suite: "model", name: "pleura infer, whole process, 1 thread", value: pleuraRate, unit: "frames/s",
-                                       note: "\(frames) frames of \(URL(fileURLWithPath: clip).lastPathComponent), decode + predict + Grad-CAM + store"))
             let script = ctx.pleuraExecutable.deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("Scripts/infer_reference.py")
             let repoScript = FileManager.default.fileExists(atPath: script.path) ? script.path
                 : FileManager.default.currentDirectoryPath + "/Scripts/infer_reference.py"
-            if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), FileManager.default.fileExists(atPath: repoScript) {
-                var pythonRate = 0.0
-                let s = try Measure.seconds {
-                    let r = try runProcess("/usr/bin/python3", [repoScript, modelURL.path, clip, "--every", String(every)])
-                    if r.status != 0 { throw PleuraError(file: repoScript, "python reference failed: \(r.stderr)") }
+            let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") && FileManager.default.fileExists(atPath: repoScript)
+            // Alternate the two programs and keep the median of each: whole-process runs on a shared
+            // machine are noisy, and alternating spreads any change in load over both.
+            var pleuraRuns: [Double] = [], pythonRuns: [Double] = []
+            for run in 0..<(ctx.quick ? 1 : 3) {
+                try? FileManager.default.removeItem(atPath: store)
+                try? FileManager.default.removeItem(atPath: store + "-wal")
+                try? FileManager.default.removeItem(atPath: store + "-shm")
+                pleuraRuns.append(try Measure.seconds {
+                    let r = try runProcess(ctx.pleuraExecutable.path, ["infer", "--store", store, "--model", modelURL.path, "--threads", "1",
+                                                                       "--every", String(every), "--quiet", clip])
+                    if r.status != 0 { throw PleuraError(file: clip, "pleura infer failed: \(r.stderr)") }
+                })
+                if python {
+                    pythonRuns.append(try Measure.seconds {
+                        let r = try runProcess("/usr/bin/python3", [repoScript, modelURL.path, clip, "--every", String(every)])
+                        if r.status != 0 { throw PleuraError(file: repoScript, "python reference failed: \(r.stderr)") }
+                    })
                 }
-                pythonRate = Double(frames) / s
+                ctx.progress("infer run \(run + 1): pleura \(pleuraRuns.last!) s" + (python ? ", python \(pythonRuns.last!) s" : ""))
+            }
+            let pleuraRate = Double(frames) / TimingSummary(pleuraRuns).p50
+            results.append(BenchResult(suite: "model", name: "pleura infer, whole process, 1 thread", value: pleuraRate, unit: "frames/s",
+                                       note: "median of \(pleuraRuns.count); \(frames) frames of \(URL(fileURLWithPath: clip).lastPathComponent), decode + predict + Grad-CAM + store"))
+            if python {
+                let pythonRate = Double(frames) / TimingSummary(pythonRuns).p50
                 results.append(BenchResult(suite: "model", name: "Python (Debian torch) same work, whole process, 1 thread",
-                                           value: pythonRate, unit: "frames/s", note: "ffmpeg CLI decode, no store writes"))
+                                           value: pythonRate, unit: "frames/s", note: "median of \(pythonRuns.count); ffmpeg CLI decode, no store writes"))
                 results.append(BenchResult(suite: "model", name: "pleura infer / Python", value: pleuraRate / pythonRate, unit: "x",
                                            target: "≥ 1", pass: pleuraRate >= pythonRate))
             }
