@@ -39,6 +39,7 @@ struct BenchCommand: ParsableCommand {
         .media,
         .store,
         .render,
+        .model,
         .tui,
     ]
 
