@@ -8,7 +8,7 @@ public typealias Predictions = [String: [String: Float]]
 public struct Heatmap: Sendable, Equatable {
     public var head: String
     public var className: String
-    public var method: CAMMethod
+    public var method: HeatmapMethod
     public var width: Int
     public var height: Int
     /// Row-major, `width * height` values in [0, 1].
@@ -142,21 +142,21 @@ public final class ModelRuntime: @unchecked Sendable {
     }
 
     /// One class-activation map of `head`/`class` for a frame, at the card's input size.
-    public func heatmap(_ image: PixelImage, head: String, class className: String, method: CAMMethod) throws -> Heatmap {
+    public func heatmap(_ image: PixelImage, head: String, class className: String, method: HeatmapMethod) throws -> Heatmap {
         let r = try analyse(image, targets: [CAMTarget(head: head, className: className)], methods: [method])
         return r.heatmaps[0]
     }
 
     /// Predictions plus heatmaps for several targets and methods, from one forward pass (one backward
     /// pass per target). Heatmaps come target-major: for each target, one per method.
-    public func analyse(_ image: PixelImage, targets: [CAMTarget], methods: [CAMMethod]) throws
+    public func analyse(_ image: PixelImage, targets: [CAMTarget], methods: [HeatmapMethod]) throws
         -> (predictions: Predictions, heatmaps: [Heatmap])
     {
         try analyse(input: inputTensor(for: image), targets: targets, methods: methods)
     }
 
     /// As ``analyse(_:targets:methods:)`` on an already preprocessed input tensor.
-    public func analyse(input: [Float], targets: [CAMTarget], methods: [CAMMethod]) throws
+    public func analyse(input: [Float], targets: [CAMTarget], methods: [HeatmapMethod]) throws
         -> (predictions: Predictions, heatmaps: [Heatmap])
     {
         let expected = card.input.channels * card.input.height * card.input.width

@@ -40,9 +40,9 @@ struct HeatmapCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
-        guard let cam = CAMMethod(name: method) else {
+        guard let cam = HeatmapMethod(name: method) else {
             throw PleuraError(file: nil, "unknown --method \(method); use one of: "
-                              + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
+                              + HeatmapMethod.validNames)
         }
         let image = try FrameLoader.frame(path: file, index: index)
         let model = try modelOptions.load()

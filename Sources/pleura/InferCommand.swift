@@ -39,8 +39,8 @@ struct InferCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
-        guard let cam = CAMMethod(name: method) else {
-            throw PleuraError(file: nil, "unknown --method \(method); use one of: " + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
+        guard let cam = HeatmapMethod(name: method) else {
+            throw PleuraError(file: nil, "unknown --method \(method); use one of: " + HeatmapMethod.validNames)
         }
         guard every >= 1 else { throw PleuraError(file: nil, "--every must be 1 or more") }
         // From here on Ctrl-C / SIGTERM stop cleanly after the frame in hand (also during loading).

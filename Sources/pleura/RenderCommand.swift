@@ -87,9 +87,9 @@ struct RenderCommand: ParsableCommand {
         if let heatmap {
             map = try PleuraRender.Heatmap(numpy: NumpyArray.read(path: heatmap), file: heatmap)
         } else if overlay {
-            guard let cam = CAMMethod(name: method) else {
+            guard let cam = HeatmapMethod(name: method) else {
                 throw PleuraError(file: nil, "unknown --method \(method); use one of: "
-                                  + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
+                                  + HeatmapMethod.validNames)
             }
             // The model sees the whole frame resized (no crop), so its map covers the whole frame.
             let model = try modelOptions.load()

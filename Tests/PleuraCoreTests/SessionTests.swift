@@ -43,7 +43,7 @@ import PleuraTestSupport
         #expect(s.order == .shuffled(seed: 7))
         #expect(s.blinding)
         #expect(s.sampling == .perClip(10))
-        #expect(s.model == Session.ModelChoice(path: "embedded", heatmap: .gradcamPlusPlus))
+        #expect(s.model == Session.ModelChoice(path: "embedded", heatmap: .gradcampp))
         #expect(s.schema.findings == [.b1Lines, .b2Lines])
         #expect(s.schema.severity && s.schema.quality && !s.schema.note)
     }
@@ -95,7 +95,7 @@ import PleuraTestSupport
         #expect(error("media = \"a\"\norder = \"random\"\n") == "\(p):2: order 'random' must be sequential or shuffled")
         #expect(error("media = \"a\"\nseed = 4\n") == "\(p):2: seed only applies to order = \"shuffled\"")
         #expect(error("media = \"a\"\nblinding = \"yes\"\n") == "\(p):2: blinding must be true or false")
-        #expect(error("media = \"a\"\n[model]\nheatmap = \"magic\"\n").hasPrefix("\(p):3: heatmap 'magic' must be one of gradcam, gradcam++"))
+        #expect(error("media = \"a\"\n[model]\nheatmap = \"magic\"\n").hasPrefix("\(p):3: heatmap 'magic' must be one of gradcam, gradcam++, layercam, pocovid"))
         #expect(error("media = \"a\"\n[schema]\nfindings = [\"a_lines\",\n  \"pleural_effusion\"]\n").hasPrefix("\(p):4: unknown finding 'pleural_effusion'"))
         #expect(error("name = \"x\"\n") == "\(p):1: no media: add media = [\"clips/*.mp4\"] (globs relative to this file) or a [phantom] table")
         #expect(error("media = 3\n") == "\(p):1: media must be a file pattern or a list of them, like [\"clips/*.mp4\"]")

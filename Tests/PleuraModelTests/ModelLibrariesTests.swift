@@ -4,11 +4,11 @@ import Testing
 @testable import PleuraModel
 
 @Test func camMethodNamesParse() {
-    #expect(CAMMethod(name: "Grad-CAM++") == .gradcampp)
-    #expect(CAMMethod(name: "layercam") == .layercam)
-    #expect(CAMMethod(name: "pocovid")?.threshold == 0.4)
-    #expect(CAMMethod(name: "pocovid")?.overlayWeights.image == 0.4)
-    #expect(CAMMethod(name: "saliency") == nil)
+    #expect(HeatmapMethod(name: "Grad-CAM++") == .gradcampp)
+    #expect(HeatmapMethod(name: "layercam") == .layercam)
+    #expect(HeatmapMethod(name: "pocovid")?.threshold == 0.4)
+    #expect(HeatmapMethod(name: "pocovid")?.overlayWeights.image == 0.4)
+    #expect(HeatmapMethod(name: "saliency") == nil)
 }
 
 /// Bilinear resize with half-pixel centres, against values worked out by hand (OpenCV gives the same).
@@ -81,7 +81,7 @@ func embeddedModelPredictsAndExplains() throws {
     let diagnosis = try #require(p["diagnosis"])
     #expect(abs(diagnosis.values.reduce(0, +) - 1) < 1e-5)          // softmax
     #expect(p["findings"]?.count == 3)                                // sigmoid, independent
-    for method in CAMMethod.allCases {
+    for method in HeatmapMethod.allCases {
         let map = try model.heatmap(frame, head: "severity", class: "2", method: method)
         #expect(map.values.count == 224 * 224)
         #expect(map.values.allSatisfy { $0 >= 0 && $0 <= 1 })

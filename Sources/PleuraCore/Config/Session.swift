@@ -17,16 +17,6 @@ public enum LoginUser {
     }
 }
 
-/// Grad-CAM family methods a session can ask the model to explain with.
-public enum HeatmapMethod: String, CaseIterable, Sendable {
-    case gradcam
-    case gradcamPlusPlus = "gradcam++"
-    case hirescam
-    case layercam
-    case xgradcam
-    case eigencam
-}
-
 /// Which label fields a session asks for. Actions on fields outside the schema are refused with
 /// a message, and the side panel shows only the schema's fields.
 public struct LabelSchema: Equatable, Sendable {
@@ -275,8 +265,8 @@ public struct Session: Sendable {
             if modelPath != "embedded" { modelPath = resolve(modelPath, against: dir).path }
             var method = HeatmapMethod.gradcam
             if let h = try string(modelTable, "heatmap", "model.heatmap") {
-                guard let m = HeatmapMethod(rawValue: h) else {
-                    throw fail("model.heatmap", "heatmap '\(h)' must be one of " + HeatmapMethod.allCases.map(\.rawValue).joined(separator: ", "))
+                guard let m = HeatmapMethod(name: h) else {
+                    throw fail("model.heatmap", "heatmap '\(h)' must be one of " + HeatmapMethod.validNames)
                 }
                 method = m
             }
