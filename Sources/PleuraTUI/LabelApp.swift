@@ -61,6 +61,7 @@ public enum LabelApp {
                 } else if !controller.isPlaying {
                     if !prefetched { controller.prefetchNextFrame(); prefetched = true }
                     else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
+                    else if controller.wantsIdleModelLoad, controller.loadModelIfNeeded() { screen.drawText() }  // predictions appear
                 }
             case .key(let key):
                 prefetched = false

@@ -1,5 +1,6 @@
 import Foundation
 import PleuraCore
+import PleuraRender
 
 /// The label mode's state and rules, without any terminal: which clip and frame are shown, what
 /// each ``Action`` does to the store, what the side panel says. ``LabelScreen`` draws it and
@@ -64,12 +65,52 @@ public final class LabelController {
     public private(set) var message: (text: String, isWarning: Bool) = ("", false)
     private var playback: (startTime: Double, startFrame: Int)?
 
+    /// Whether the model behind predictions and overlays is usable.
+    public enum ModelStatus: Equatable {
+        /// Not loaded yet (it loads while the user is idle, or on the first overlay key).
+        case notLoaded
+        case loaded
+        /// Missing or broken: one sanitised line saying why (overlays stay off).
+        case unavailable(String)
+    }
+
+    /// The heatmap overlay's settings (they persist across frames and clips).
+    public struct Overlay: Equatable {
+        public var isOn = false
+        public var method: HeatmapMethod
+        /// Index into ``LabelController/targetClassOrder`` (0 = the predicted class), so the
+        /// overlay follows "the predicted class" from frame to frame.
+        public var targetRank = 0
+        /// Percent, ``LabelController/opacityRange`` in steps of ``LabelController/opacityStep``.
+        public var opacityPercent = 50
+    }
+    public static let opacityRange = 10...100
+    public static let opacityStep = 10
+
+    private let loadExplainer: (() throws -> FrameExplainer)?
+    private var explainer: FrameExplainer?
+    public private(set) var modelStatus: ModelStatus = .notLoaded
+    public private(set) var overlay: Overlay
+    /// Predictions per "sha256/frame"; heatmaps per "sha256/frame/method/class" (bounded).
+    private var predictionCache: [String: [HeadPrediction]] = [:]
+    private var heatmapCache: [String: Heatmap] = [:]
+    private var heatmapCacheOrder: [String] = []
+    private static let heatmapCacheLimit = 64
+    /// Why the model failed on the frame on screen, if it did.
+    public private(set) var frameModelError: String?
+
+    /// `loadExplainer` is called at most once, lazily (idle time or the first overlay key), so
+    /// start-up never waits for libtorch; nil means no model can be used.
     public init(session: Session, keymap: Keymap, media: [URL], backend: LabelBackend,
+                loadExplainer: (() throws -> FrameExplainer)? = nil,
                 openClip: @escaping (URL) throws -> ClipReader) {
         self.session = session
         self.keymap = keymap
         self.backend = backend
         self.openClip = openClip
+        self.loadExplainer = loadExplainer
+        self.overlay = Overlay(method: session.model?.heatmap ?? .gradcam)
+        if loadExplainer == nil { modelStatus = .unavailable("no model in this setup") }
         self.clips = media.enumerated().map { index, url in
             Clip(url: url, displayName: session.blinding ? "clip \(index + 1) of \(media.count)" : SafeText.sanitize(url.lastPathComponent))
         }
@@ -214,6 +255,8 @@ public final class LabelController {
             let touched = try action == .undo ? backend.undo() : backend.redo()
             guard let touched else { say("nothing to \(action.rawValue)", warning: true); return .panel }
             return try land(on: touched, saying: action == .undo ? "undone" : "redone")
+        case .toggleOverlay, .cycleHeatmapMethod, .cycleTargetClass, .opacityUp, .opacityDown:
+            return overlayAction(action)
         case .help: return .help
         case .quit: return .quit
         }
@@ -419,5 +462,147 @@ public final class LabelController {
         try reloadLabels()
         say("\(what) (in a clip outside this session)")
         return .panel
+    }
+}
+
+// MARK: model: predictions and heatmap overlay
+
+extension LabelController {
+    /// Loads the model if that has not been tried yet; true when the status changed (the panel
+    /// needs a redraw). A failure becomes ``ModelStatus/unavailable(_:)`` with one sanitised line.
+    @discardableResult
+    public func loadModelIfNeeded() -> Bool {
+        guard modelStatus == .notLoaded, let loadExplainer else { return false }
+        do {
+            explainer = try loadExplainer()
+            modelStatus = .loaded
+        } catch {
+            let line = (error as? PleuraError)?.description ?? "\(error)"
+            modelStatus = .unavailable(SafeText.sanitize(line))
+        }
+        return true
+    }
+
+    /// Whether the idle loop should load the model now: predictions are shown in the panel of
+    /// unblinded sessions; blinded ones load it only when an overlay key asks.
+    public var wantsIdleModelLoad: Bool { modelStatus == .notLoaded && !session.blinding && loadExplainer != nil }
+
+    /// The frame's predictions (computed once per frame); nil without a model, while playing,
+    /// or when the model failed on this frame (``frameModelError`` says why).
+    public func currentPredictions() -> [HeadPrediction]? {
+        guard let explainer, !isPlaying, let reader else { return nil }
+        let key = "\(reader.sha256)/\(frame)"
+        if let cached = predictionCache[key] { return cached }
+        do {
+            guard let image = try currentImage() else { return nil }
+            let p = try explainer.predictions(of: image)
+            predictionCache[key] = p
+            frameModelError = nil
+            return p
+        } catch {
+            frameModelError = SafeText.sanitize((error as? PleuraError)?.reason ?? "\(error)")
+            return nil
+        }
+    }
+
+    /// The target classes overlays cycle through: the predicted class first, then by
+    /// probability. Blinded sessions use the card's order, so the order does not reveal the
+    /// prediction.
+    public var targetClassOrder: [String] {
+        guard let explainer else { return [] }
+        if session.blinding { return explainer.targetClasses }
+        if let head = currentPredictions()?.first(where: { $0.head == explainer.targetHead }) {
+            return head.ranked.map(\.name)
+        }
+        return explainer.targetClasses
+    }
+
+    /// The class the overlay explains now.
+    public var overlayTarget: String? {
+        let order = targetClassOrder
+        return order.isEmpty ? nil : order[overlay.targetRank % order.count]
+    }
+
+    /// How the heatmap is blended: jet at the chosen opacity; pocovid keeps Born et al.'s
+    /// threshold and heatmap:image ratio (0.3 : 0.4), scaled by the opacity relative to 50 %.
+    public static func overlayStyle(method: HeatmapMethod, opacityPercent: Int) -> OverlayStyle {
+        var alpha = Float(opacityPercent) / 100
+        if method == .pocovid {
+            let w = method.overlayWeights
+            alpha *= (w.heatmap / (w.image + w.heatmap)) / 0.5
+        }
+        return OverlayStyle(colormap: .jet, opacity: alpha, threshold: method.threshold)
+    }
+
+    /// Identifies what ``displayImage()`` draws besides the frame (for the screen's cache).
+    public var overlayKey: String {
+        guard overlay.isOn, modelStatus == .loaded, !isPlaying else { return "plain" }
+        return "\(overlay.method.rawValue)/\(overlayTarget ?? "-")/\(overlay.opacityPercent)"
+    }
+
+    /// The frame as the pane shows it: with the heatmap composited over it when the overlay is
+    /// on (not during playback: a map per frame would stall it). A model failure on this frame
+    /// shows the plain frame and says why on the message line.
+    public func displayImage() throws -> PixelImage? {
+        guard let image = try currentImage() else { return nil }
+        guard overlay.isOn, let explainer, !isPlaying, let reader, let target = overlayTarget else { return image }
+        let key = "\(reader.sha256)/\(frame)/\(overlay.method.rawValue)/\(target)"
+        let map: Heatmap
+        if let cached = heatmapCache[key] {
+            map = cached
+        } else {
+            do { map = try explainer.heatmap(of: image, className: target, method: overlay.method) } catch {
+                let reason = SafeText.sanitize((error as? PleuraError)?.reason ?? "\(error)")
+                frameModelError = reason
+                setMessageInternal("no heatmap for this frame: " + reason, warning: true)
+                return image
+            }
+            heatmapCache[key] = map
+            heatmapCacheOrder.append(key)
+            if heatmapCacheOrder.count > Self.heatmapCacheLimit { heatmapCache[heatmapCacheOrder.removeFirst()] = nil }
+        }
+        return Compositor.overlay(image, heatmap: map, style: Self.overlayStyle(method: overlay.method, opacityPercent: overlay.opacityPercent))
+    }
+
+    fileprivate func overlayAction(_ action: Action) -> Effect {
+        loadModelIfNeeded()
+        if case .unavailable(let why) = modelStatus {
+            setMessageInternal("overlays are off: " + why, warning: true)
+            return .panel
+        }
+        let redraw: Effect = overlay.isOn ? .frame : .panel
+        switch action {
+        case .toggleOverlay:
+            overlay.isOn.toggle()
+            setMessageInternal(overlay.isOn ? "overlay on: \(overlayDescription)" : "overlay off", warning: false)
+            return .frame
+        case .cycleHeatmapMethod:
+            let all = HeatmapMethod.allCases
+            overlay.method = all[((all.firstIndex(of: overlay.method) ?? 0) + 1) % all.count]
+            setMessageInternal("heatmap method \(overlay.method.rawValue)", warning: false)
+            return redraw
+        case .cycleTargetClass:
+            let count = max(1, targetClassOrder.count)
+            overlay.targetRank = (overlay.targetRank + 1) % count
+            setMessageInternal("target class \(overlayTarget ?? "–")" + (overlay.targetRank == 0 && !session.blinding ? " (predicted)" : ""), warning: false)
+            return redraw
+        case .opacityUp, .opacityDown:
+            let delta = action == .opacityUp ? Self.opacityStep : -Self.opacityStep
+            let next = overlay.opacityPercent + delta
+            guard Self.opacityRange.contains(next) else {
+                setMessageInternal("opacity is already \(overlay.opacityPercent)%", warning: false)
+                return .panel
+            }
+            overlay.opacityPercent = next
+            setMessageInternal("overlay opacity \(next)%", warning: false)
+            return redraw
+        default:
+            return .none
+        }
+    }
+
+    /// "gradcam covid 50%".
+    public var overlayDescription: String {
+        "\(overlay.method.rawValue) \(overlayTarget ?? "–") \(overlay.opacityPercent)%"
     }
 }

@@ -142,6 +142,7 @@ final class LabelScreen {
         if schema.note {
             add(" Note     " + (c.labels.note.map { "\"" + SafeText.sanitize($0) + "\"" } ?? "–"))
         }
+        for line in Self.modelLines(for: c) { add(line.0, line.1) }
         add("")
         add("Annotator " + SafeText.sanitize(c.session.annotator) + " (uid \(getuid()))")
         let p = c.progress
@@ -150,6 +151,41 @@ final class LabelScreen {
         let clipDone = c.clip.labelled.count
         add("This clip \(clipDone)/\(c.clip.sampledFrames.count)" + (c.unlabelledOnly ? "  · unlabelled only" : ""))
         if c.session.sampling != .everyFrame { add("Sampling  \(Self.describe(c.session.sampling))", .dim) }
+        return lines
+    }
+
+    /// Predictions (unless the session is blinded) and the overlay's state, or why overlays are off.
+    static func modelLines(for c: LabelController) -> [(String, Terminal.Style)] {
+        let keys = c.keymap
+        var lines: [(String, Terminal.Style)] = []
+        func add(_ s: String, _ style: Terminal.Style = .normal) { lines.append((s, style)) }
+        switch c.modelStatus {
+        case .unavailable(let why):
+            add("Overlay off: no usable model", .warning)
+            add("  " + why, .dim)
+            return lines
+        case .notLoaded:
+            add("Model  not loaded yet", .dim)
+            add("Overlay off  (\(keys.label(for: .toggleOverlay)): on)", .dim)
+            return lines
+        case .loaded:
+            break
+        }
+        if c.session.blinding {
+            add("Model  predictions hidden (blinded)", .dim)
+        } else if let predictions = c.currentPredictions() {
+            let shown = predictions.filter { !$0.isMultilabel }.prefix(2)
+            for (i, p) in shown.enumerated() {
+                guard let top = p.ranked.first else { continue }
+                add((i == 0 ? "Model  " : "       ") + "\(SafeText.sanitize(p.head)) \(SafeText.sanitize(top.name)) \(Int((top.probability * 100).rounded()))%")
+            }
+        } else if let error = c.frameModelError {
+            add("Model  error: " + error, .warning)
+        } else {
+            add("Model  (paused frames only)", .dim)
+        }
+        let o = c.overlay
+        add("Overlay \(o.isOn ? "on" : "off") " + SafeText.sanitize(c.overlayDescription), o.isOn ? .accent : .normal)
         return lines
     }
 
@@ -218,10 +254,10 @@ final class LabelScreen {
     /// Writes the frame into the pane (re-encoding only when the frame or the pane changed).
     func drawImage() {
         guard !layout.isTooSmall else { return }
-        let key = "\(controller.clipIndex)/\(controller.frame)/\(layout.imageColumns)x\(layout.imageRows)"
+        let key = "\(controller.clipIndex)/\(controller.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(controller.overlayKey)"
         if cachedImage?.key != key {
             do {
-                guard let image = try controller.currentImage() else { return }
+                guard let image = try controller.displayImage() else { return }
                 let bytes = try encoder.encode(image, columns: layout.imageColumns, rows: layout.imageRows,
                                                origin: (layout.imageRow, layout.imageColumn))
                 cachedImage = (key, bytes)

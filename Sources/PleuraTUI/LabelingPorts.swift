@@ -1,5 +1,6 @@
 import Foundation
 import PleuraCore
+import PleuraRender
 
 /// One label change: a field of an item set to a value in the canonical CSV spelling (`"1"` /
 /// `"0"` for findings, `"0"`…`"3"` for severity, `"ok"` / `"poor"`, the note text) or nil to clear.
@@ -69,4 +70,43 @@ extension LabelSet {
         case .note: note = (text?.isEmpty ?? true) ? nil : text
         }
     }
+}
+
+/// One head's class probabilities for a frame, most probable first.
+public struct HeadPrediction: Equatable, Sendable {
+    public var head: String
+    /// Multi-label heads (independent sigmoids) have no single "predicted" class.
+    public var isMultilabel: Bool
+    /// (class, probability), sorted by probability, highest first (ties: the card's order).
+    public var ranked: [(name: String, probability: Float)]
+
+    public init(head: String, isMultilabel: Bool, probabilities: [(name: String, probability: Float)]) {
+        self.head = head
+        self.isMultilabel = isMultilabel
+        ranked = probabilities.enumerated()
+            .sorted { $0.element.probability != $1.element.probability ? $0.element.probability > $1.element.probability : $0.offset < $1.offset }
+            .map(\.element)
+    }
+
+    public static func == (a: HeadPrediction, b: HeadPrediction) -> Bool {
+        a.head == b.head && a.isMultilabel == b.isMultilabel
+            && a.ranked.map(\.name) == b.ranked.map(\.name) && a.ranked.map(\.probability) == b.ranked.map(\.probability)
+    }
+}
+
+/// What the labelling screen needs from a model: predictions and class-activation maps of a
+/// frame. The production implementation is ``ModelExplainer`` over PleuraModel's `ModelRuntime`;
+/// tests use a fake one. Created lazily (loading libtorch and a model costs a second or more).
+public protocol FrameExplainer: AnyObject {
+    /// Shown in the side panel (the model's name).
+    var name: String { get }
+    /// The head overlays explain (the card's default head).
+    var targetHead: String { get }
+    /// That head's classes in the card's order.
+    var targetClasses: [String] { get }
+    /// All heads' probabilities, in the card's head order.
+    func predictions(of image: PixelImage) throws -> [HeadPrediction]
+    /// The map for one class of ``targetHead``, values 0…1 over the whole frame (any size; the
+    /// compositor resamples it).
+    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
 }

@@ -87,7 +87,8 @@ enum TUILauncher {
         try? FileManager.default.createDirectory(at: storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let store = try AnnotationStore.open(path: storeURL.path)
         let backend = try StoreLabelBackend(store: store, annotator: session.annotator, sessionName: session.name)
-        let controller = LabelController(session: session, keymap: keymap, media: media, backend: backend) { url in
+        let controller = LabelController(session: session, keymap: keymap, media: media, backend: backend,
+                                         loadExplainer: { try ModelExplainer.load(for: session) }) { url in
             let clip = try MediaClipReader(url: url)
             let info = clip.info
             try backend.register(sha256: info.sha256, path: url.path, kind: info.kind, width: info.width,

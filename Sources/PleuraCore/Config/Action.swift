@@ -28,6 +28,11 @@ public enum Action: String, CaseIterable, Sendable {
     case unlabelledOnly = "unlabelled_only"
     case undo = "undo"
     case redo = "redo"
+    case toggleOverlay = "toggle_overlay"
+    case cycleHeatmapMethod = "cycle_heatmap_method"
+    case cycleTargetClass = "cycle_target_class"
+    case opacityUp = "opacity_up"
+    case opacityDown = "opacity_down"
     case help = "help"
     case quit = "quit"
 
@@ -59,6 +64,11 @@ public enum Action: String, CaseIterable, Sendable {
         case .unlabelledOnly: return "show only unlabelled frames"
         case .undo: return "undo"
         case .redo: return "redo"
+        case .toggleOverlay: return "heatmap overlay on / off (loads the model)"
+        case .cycleHeatmapMethod: return "next heatmap method"
+        case .cycleTargetClass: return "next target class (predicted first)"
+        case .opacityUp: return "overlay more opaque"
+        case .opacityDown: return "overlay more transparent"
         case .help: return "this help"
         case .quit: return "quit (everything is already saved)"
         }

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import PleuraCore
+import PleuraRender
+import PleuraTestSupport
+@testable import PleuraTUI
+
+/// A model stand-in: fixed probabilities, a heatmap that is bright in its left half, call counts.
+final class FakeExplainer: FrameExplainer {
+    let name = "fake"
+    let targetHead = "diagnosis"
+    let targetClasses = ["covid", "pneumonia", "healthy"]
+    var predictCalls = 0
+    var heatmapCalls: [(String, HeatmapMethod)] = []
+    func predictions(of image: PixelImage) throws -> [HeadPrediction] {
+        predictCalls += 1
+        return [HeadPrediction(head: "diagnosis", isMultilabel: false,
+                               probabilities: [("covid", 0.2), ("pneumonia", 0.7), ("healthy", 0.1)]),
+                HeadPrediction(head: "severity", isMultilabel: false,
+                               probabilities: [("0", 0.1), ("1", 0.2), ("2", 0.6), ("3", 0.1)])]
+    }
+    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
+        heatmapCalls.append((className, method))
+        return Heatmap(width: 2, height: 1, values: [1, 0])
+    }
+}
+
+@Suite struct OverlayControllerTests {
+    static let keymap = try! Keymap.load(TestEnv.packageRoot.appendingPathComponent("Keymaps/default.toml"))
+
+    func make(_ sessionText: String = "[phantom]\ncount = 1\n",
+              loader: (() throws -> FrameExplainer)?) throws -> LabelController {
+        let session = try Session.parse(sessionText, file: URL(fileURLWithPath: "/tmp/s.toml"))
+        let url = URL(fileURLWithPath: "/clips/c0.mp4")
+        let c = LabelController(session: session, keymap: Self.keymap, media: [url], backend: MemoryBackend(),
+                                loadExplainer: loader) { _ in FakeClip(frames: 5, sha: String(repeating: "a", count: 64)) }
+        try c.start()
+        return c
+    }
+
+    @Test func modelLoadsOnlyWhenAskedAndOverlayToggles() throws {
+        var loads = 0
+        let fake = FakeExplainer()
+        let c = try make { loads += 1; return fake }
+        #expect(loads == 0)                       // start-up never loads the model
+        #expect(c.modelStatus == .notLoaded)
+        #expect(c.wantsIdleModelLoad)
+        #expect(try c.perform(.toggleOverlay) == .frame)
+        #expect(loads == 1)
+        #expect(c.overlay.isOn)
+        #expect(c.overlayTarget == "pneumonia")   // the predicted class first
+        let shown = try #require(try c.displayImage())
+        #expect(shown.format == .rgb24)
+        // Left half hot (jet red-ish over grey 0), right half cold: the two halves differ.
+        #expect(shown.pixels[0..<3] != shown.pixels[9..<12])
+        _ = try c.displayImage()
+        #expect(fake.heatmapCalls.count == 1)     // cached per (frame, method, class)
+        try c.perform(.toggleOverlay)
+        #expect(!c.overlay.isOn)
+        #expect(try c.displayImage()?.format == .gray8)
+        #expect(loads == 1)
+    }
+
+    @Test func methodCyclesThroughTheImplementedMethods() throws {
+        let c = try make("[phantom]\ncount = 1\n[model]\nheatmap = \"layercam\"\n") { FakeExplainer() }
+        #expect(c.overlay.method == .layercam)
+        var seen: [HeatmapMethod] = []
+        for _ in HeatmapMethod.allCases { try c.perform(.cycleHeatmapMethod); seen.append(c.overlay.method) }
+        #expect(seen == [.pocovid, .gradcam, .gradcampp, .layercam])
+    }
+
+    @Test func targetClassCyclesPredictedFirstThenByProbability() throws {
+        let c = try make { FakeExplainer() }
+        try c.perform(.toggleOverlay)
+        #expect(c.targetClassOrder == ["pneumonia", "covid", "healthy"])
+        var seen = [c.overlayTarget]
+        for _ in 0..<3 { try c.perform(.cycleTargetClass); seen.append(c.overlayTarget) }
+        #expect(seen == ["pneumonia", "covid", "healthy", "pneumonia"])
+    }
+
+    @Test func opacityStaysWithinBounds() throws {
+        let c = try make { FakeExplainer() }
+        #expect(c.overlay.opacityPercent == 50)
+        for _ in 0..<10 { try c.perform(.opacityUp) }
+        #expect(c.overlay.opacityPercent == 100)
+        for _ in 0..<20 { try c.perform(.opacityDown) }
+        #expect(c.overlay.opacityPercent == 10)
+        try c.perform(.opacityUp)
+        #expect(c.overlay.opacityPercent == 20)
+        #expect(LabelController.overlayStyle(method: .gradcam, opacityPercent: 50).opacity == 0.5)
+        let pocovid = LabelController.overlayStyle(method: .pocovid, opacityPercent: 50)
+        #expect(pocovid.threshold == 0.4)
+        #expect(abs(pocovid.opacity - 0.3 / 0.7) < 1e-6)
+    }
+
+    @Test func panelShowsPredictionsUnlessBlinded() throws {
+        let open = try make { FakeExplainer() }
+        open.loadModelIfNeeded()
+        let lines = LabelScreen.modelLines(for: open).map(\.0)
+        #expect(lines.contains("Model  diagnosis pneumonia 70%"))
+        #expect(lines.contains("       severity 2 60%"))
+        #expect(lines.contains { $0.hasPrefix("Overlay off gradcam pneumonia 50%") })
+
+        let blind = try make("blinding = true\n[phantom]\ncount = 1\n") { FakeExplainer() }
+        #expect(!blind.wantsIdleModelLoad)
+        try blind.perform(.toggleOverlay)
+        let blindLines = LabelScreen.modelLines(for: blind).map(\.0)
+        #expect(!blindLines.contains { $0.contains("70%") || $0.contains("60%") })
+        #expect(blindLines.contains("Model  predictions hidden (blinded)"))
+        #expect(blind.targetClassOrder == ["covid", "pneumonia", "healthy"])   // card order: reveals nothing
+        #expect(blindLines.contains { $0.hasPrefix("Overlay on gradcam covid 50%") })
+    }
+
+    @Test func brokenModelKeepsLabellingAndSaysWhy() throws {
+        let c = try make { throw PleuraError(file: "/m/bad.pt", "not a TorchScript file\u{1B}[2J") }
+        #expect(try c.perform(.toggleOverlay) == .panel)
+        guard case .unavailable(let why) = c.modelStatus else { Issue.record("model should be unavailable"); return }
+        #expect(why.contains("/m/bad.pt: not a TorchScript file"))
+        #expect(!why.contains("\u{1B}"))
+        #expect(c.message.isWarning && c.message.text.hasPrefix("overlays are off: "))
+        #expect(!c.overlay.isOn)
+        #expect(LabelScreen.modelLines(for: c).first?.0 == "Overlay off: no usable model")
+        try c.perform(.toggleALines)
+        #expect(c.labels[.aLines] == true)        // labelling goes on
+        #expect(try c.displayImage()?.format == .gray8)
+    }
+}
