@@ -8,30 +8,35 @@ import PleuraStore
 /// Set by SIGINT/SIGTERM: `infer` finishes the frame in hand, commits it and stops.
 nonisolated(unsafe) private var inferStopRequested: sig_atomic_t = 0
 
-/// `pleura infer --store DB [--model PATH] [FILE...]`
+/// `pleura infer --store DB [--model PATH] [FILE...]` or `pleura infer --session FILE`
 struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Store the model's predictions and heatmaps for every frame of the given files.",
+        abstract: "Store the model's predictions and heatmaps for the frames of a session or of given files.",
         discussion: """
             For each frame: every head's class probabilities, and one heatmap (8-bit, with its sha256) \
             of the default head's most probable class, keyed by the model file's sha256. Each frame is \
             committed on its own, so the run can be interrupted (Ctrl-C finishes the frame in hand) and \
-            resumed: frames already done for this model are skipped. Without FILE, every media file \
-            registered in the store is processed. Progress (frames/s, ETA) goes to stderr.
+            resumed: frames already done for this model are skipped. With --session, the session's media, \
+            sampled frames, store, model and heatmap method are used (options given explicitly win). \
+            Without FILE or --session, every media file registered in the store is processed. Progress \
+            (frames/s, ETA) goes to stderr.
             """)
 
-    @Option(help: "The annotation store (SQLite file; created if missing).")
-    var store: String
+    @Option(help: "The annotation store (SQLite file; created if missing). Default with --session: the session's store.")
+    var store: String?
+
+    @Option(help: "A session file (Sessions/*.toml): infer its media's sampled frames with its model.")
+    var session: String?
 
     @Argument(help: "Video or image files (default: all media in the store).")
     var files: [String] = []
 
-    @Option(help: "Heatmap method: gradcam, gradcam++, layercam or pocovid.")
-    var method: String = "gradcam"
+    @Option(help: "Heatmap method: gradcam, gradcam++, layercam or pocovid (default: the session's, else gradcam).")
+    var method: String?
 
-    @Option(help: "Process every Nth frame (1 = all).")
-    var every: Int = 1
+    @Option(help: "Process every Nth frame (default 1 = all; with --session: the session's sampling).")
+    var every: Int?
 
     @Flag(help: "No progress line.")
     var quiet = false
@@ -39,10 +44,30 @@ struct InferCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
-        guard let cam = HeatmapMethod(name: method) else {
-            throw PleuraError(file: nil, "unknown --method \(method); use one of: " + HeatmapMethod.validNames)
+        var session: Session? = nil
+        if let sessionPath = self.session {
+            let url = URL(fileURLWithPath: sessionPath).standardizedFileURL
+            guard FileManager.default.fileExists(atPath: url.path) else { throw PleuraError(file: sessionPath, "no such session file") }
+            session = try Session.load(url)
+            guard files.isEmpty else { throw PleuraError(file: sessionPath, "give either --session or FILEs, not both") }
         }
-        guard every >= 1 else { throw PleuraError(file: nil, "--every must be 1 or more") }
+        let cam: HeatmapMethod
+        if let method {
+            guard let m = HeatmapMethod(name: method) else {
+                throw PleuraError(file: nil, "unknown --method \(method); use one of: " + HeatmapMethod.validNames)
+            }
+            cam = m
+        } else {
+            cam = session?.model?.heatmap ?? .gradcam
+        }
+        if let every, every < 1 { throw PleuraError(file: nil, "--every must be 1 or more") }
+        guard let store = store ?? session?.store.path else {
+            throw PleuraError(file: nil, "--store is missing (or pass --session FILE to use the session's store)")
+        }
+        // Which frames of a clip with n frames: --every, else the session's sampling, else all.
+        let sampling: Session.Sampling = every.map { $0 == 1 ? .everyFrame : .everyNth($0) } ?? session?.sampling ?? .everyFrame
+        var modelOptions = self.modelOptions
+        if modelOptions.model == nil, let path = session?.model?.path, path != "embedded" { modelOptions.model = path }
         // From here on Ctrl-C / SIGTERM stop cleanly after the frame in hand (also during loading).
         signal(SIGINT) { _ in inferStopRequested = 1 }
         signal(SIGTERM) { _ in inferStopRequested = 1 }
@@ -56,9 +81,15 @@ struct InferCommand: ParsableCommand {
         // Load the model (libtorch's libraries, the TorchScript, a check run) on another core while
         // the store and the media open: about half a second less before the first frame.
         let loading = ModelLoading(modelOptions)
+        if session != nil {
+            try? FileManager.default.createDirectory(at: URL(fileURLWithPath: store).deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
         let db = try AnnotationStore.open(path: store)
         var paths = files
-        if paths.isEmpty {
+        if let session {
+            paths = try TUILauncher.mediaFiles(session).map(\.path)
+            if paths.isEmpty { throw PleuraError(file: session.file.path, "the session has no media") }
+        } else if paths.isEmpty {
             paths = try db.allMedia().map(\.path)
             if paths.isEmpty { throw PleuraError(file: store, "no media in the store and no FILE given; pass files to infer") }
         }
@@ -72,18 +103,19 @@ struct InferCommand: ParsableCommand {
         let head = model.card.defaultHead
 
         let writer = InferWriter(store: db)
-        let progress = InferProgress(total: readers.reduce(0) { $0 + ($1.reader.info.frames + every - 1) / every }, quiet: quiet)
+        let progress = InferProgress(total: readers.reduce(0) { $0 + sampling.frames(count: $1.reader.info.frames).count }, quiet: quiet)
         for (path, reader) in readers {
             let info = reader.info
             let record = try db.registerMedia(sha256: info.sha256, path: path, facts: MediaFacts(
                 kind: info.kind, codec: info.codec, width: info.width, height: info.height, fps: info.fps, frames: info.frames)).record
+            let wanted = Set(sampling.frames(count: info.frames))
             let done = Set(try db.predictions(modelSHA256: modelSHA, head: head)
                 .filter { $0.item.mediaSHA256 == record.sha256 }.compactMap(\.item.frame))
             do {
                 try reader.forEachFrame(format: .rgb24) { index, image in
                     if inferStopRequested != 0 { throw InferInterrupted() }
                     try writer.check()
-                    guard index % every == 0, let image else { return }
+                    guard wanted.contains(index), let image else { return }
                     if done.contains(index) { progress.skipped(file: path); return }
                     let item = ItemRef(mediaSHA256: record.sha256, frame: index)
                     let r = try model.analyse(image, targets: [.top(head: head)], methods: [cam])

@@ -49,6 +49,39 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: ModelCLITests.hasTorch && TestEnv.which("ffmpeg") != nil, "skipped: python3 with torch, or ffmpeg, is absent"))
+    func inferSessionUsesItsMediaSamplingStoreModelAndMethod() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-infer-session")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelCLITests.tinyModel(in: dir)
+        let clips = dir.appendingPathComponent("clips")
+        try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
+        let r = try runProgram(TestEnv.which("ffmpeg")!, ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+                                                        "-frames:v", "20", "-pix_fmt", "yuv420p", clips.appendingPathComponent("a.mp4").path])
+        try #require(r.status == 0, "ffmpeg failed: \(r.stderrText)")
+        let session = dir.appendingPathComponent("s.toml")
+        try """
+        media = ["clips/*.mp4"]
+        store = "out/s.db"
+        [sampling]
+        per_clip = 3
+        [model]
+        path = "\(model.lastPathComponent)"
+        heatmap = "layercam"
+        """.write(to: session, atomically: true, encoding: .utf8)
+        let run = try runPleura(["infer", "--session", session.path])
+        #expect(run.status == 0, "\(run.stderrText)")
+        #expect(run.stderrText.contains("infer 3/3 frames"), "\(run.stderrText)")
+        let store = dir.appendingPathComponent("out/s.db").path
+        #expect(FileManager.default.fileExists(atPath: store))
+        if let sqlite = TestEnv.which("sqlite3") {
+            let rows = try runProgram(sqlite, [store, "SELECT count(*) || ' ' || group_concat(DISTINCT method) FROM heatmap;"])
+            #expect(rows.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "3 layercam")
+        }
+        let both = try runPleura(["infer", "--session", session.path, clips.appendingPathComponent("a.mp4").path])
+        #expect(both.status == 1 && both.stderrText.contains("either --session or FILEs"))
+    }
+
     @Test(.enabled(if: ModelCLITests.hasTorch, "skipped: /usr/bin/python3 with torch is absent"))
     func dumpedInputEqualsTheTrainingPreprocessing() throws {
         let dir = try TestEnv.makeTempDirectory("pleura-prep")
