@@ -231,7 +231,7 @@ final class LabelScreen {
         let items: [(Action, String)] = [
             (.nextFrame, "next"), (.previousFrame, "prev"), (.toggleALines, "A"), (.toggleB1Lines, "B1"),
             (.toggleB2Lines, "B2"), (.toggleConsolidation, "cons"), (.carryForward, "carry"), (.undo, "undo"),
-            (.nextItem, "clip"), (.playPause, "play"), (.help, "help"), (.quit, "quit"),
+            (.nextItem, "clip"), (.playPause, "play"), (.toggleOverlay, "overlay"), (.help, "help"), (.quit, "quit"),
         ]
         var parts = items.map { "\(k.label(for: $0.0)) \($0.1)" }
         parts.insert("\(k.label(for: .severity0))-\(k.label(for: .severity3)) sev", at: 6)
