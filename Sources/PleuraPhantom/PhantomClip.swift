@@ -268,8 +268,8 @@ struct PhantomClip {
                             // Consolidated lung: tissue-like, as bright as muscle and blotchy,
                             // merging into the aerated lung over its last few samples.
                             let inside = min((consDepth - d) / 6, 1)
-                            e = (0.08 + 0.2 * exp(-d / 60)) * (1 - inside)
-                                + inside * 0.5 * (1 + 0.35 * consolidationTexture(u, d))
+                            e = (0.07 + 0.15 * exp(-d / 45)) * (1 - inside)
+                                + inside * 0.62 * (1 + 0.35 * consolidationTexture(u, d))
                             for b in bronchograms {
                                 let dz = (Double(d) - b.depth) / b.radius
                                 let du = (Double(u) - b.position) / (b.radius * 1.6)
@@ -278,7 +278,7 @@ struct PhantomClip {
                             }
                         } else {
                             // Aerated lung: a faint haze, the A-line reverberations and B-lines.
-                            e = 0.08 + 0.2 * exp(-d / 60)
+                            e = 0.07 + 0.15 * exp(-d / 45)
                             if aAmp > 0 {
                                 let k = (zf / zs).rounded()
                                 if k >= 2 {

@@ -36,6 +36,7 @@ struct BenchCommand: ParsableCommand {
 
     /// Every suite, in the order they run.
     static let suites: [BenchmarkSuite] = [
+        .phantom,
     ]
 
     @Option(name: .customLong("suite"), help: "Run only these suites (repeatable).")
