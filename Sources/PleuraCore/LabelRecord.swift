@@ -70,10 +70,16 @@ public struct LabelRecord: Equatable, Sendable {
     public static func parseFile(_ text: String, file: String) throws -> [LabelRecord] {
         let records = try CSV.parse(text, file: file)
         guard let head = records.first else { throw PleuraError(file: file, "empty file: expected the header \(header.joined(separator: ","))") }
+        if head.fields.first != "media" && head.fields.count == header.count {
+            throw PleuraError(file: file, "line \(head.line): no header: the first line must be \(header.joined(separator: ","))")
+        }
         guard head.fields == header else {
             throw PleuraError(file: file, "line \(head.line): header must be exactly \(header.joined(separator: ",")) (found \(head.fields.joined(separator: ",")))")
         }
-        return try records.dropFirst().map { try LabelRecord(fields: $0.fields, file: file, line: $0.line) }
+        return try records.dropFirst().map {
+            if $0.fields == header { throw PleuraError(file: file, "line \($0.line): the header appears again (files joined together? keep only the first header)") }
+            return try LabelRecord(fields: $0.fields, file: file, line: $0.line)
+        }
     }
 
     /// Formats records as a whole CSV file, header first.

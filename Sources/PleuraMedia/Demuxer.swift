@@ -44,6 +44,9 @@ final class DemuxedStream {
         var format: UnsafeMutablePointer<AVFormatContext>?
         let openStatus = avformat_open_input(&format, path, nil, nil)
         guard openStatus >= 0, let format else {
+            if openStatus == pleura_averror_invaliddata() && Self.startsLikeMP4(path) {
+                throw PleuraError(file: path, "an MP4/MOV file without its index (moov atom): the file is incomplete — a truncated copy or an unfinished recording; copy it again from the source")
+            }
             throw PleuraError(file: path, "not a video or image file Pleura can read (\(FFmpegSupport.describe(openStatus)))")
         }
         var fmt: UnsafeMutablePointer<AVFormatContext>? = format
@@ -125,6 +128,14 @@ final class DemuxedStream {
         }
         var par: UnsafeMutablePointer<AVCodecParameters>? = parameters
         avcodec_parameters_free(&par)
+    }
+
+    /// True when the file begins with an ISO media `ftyp` box (MP4, MOV, 3GP).
+    static func startsLikeMP4(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = [UInt8](handle.readData(ofLength: 12))
+        return head.count == 12 && Array(head[4..<8]) == Array("ftyp".utf8)
     }
 
     /// Clear messages for the cases FFmpeg would describe confusingly (a directory, an empty file).

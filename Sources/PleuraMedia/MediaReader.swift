@@ -146,6 +146,43 @@ public final class MediaReader: @unchecked Sendable {
         }
     }
 
+    /// Display indices where a decode can start (each frame's group of pictures begins at the
+    /// largest of these not after it). Frame 0 is always one.
+    public var keyframes: [Int] {
+        var out: [Int] = []
+        for n in 0..<info.frames where !index.tagged ? n == 0 : index.seekStarts[n] == index.frameSources[n] {
+            out.append(n)
+        }
+        if out.first != 0 { out.insert(0, at: 0) }
+        return out
+    }
+
+    /// Decodes the frames of `range` in order, seeking once to the first (from its keyframe),
+    /// calling `body(n, picture)` for each; with a nil `format` frames are decoded but not
+    /// converted (`picture` is nil). Does not touch the LRU cache.
+    public func forEachFrame(in range: Range<Int>, format: PixelImage.Format?,
+                             _ body: (Int, PixelImage?) throws -> Void) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard range.lowerBound >= 0 && range.upperBound <= info.frames else {
+            throw PleuraError(file: path, "frames \(range.lowerBound)..<\(range.upperBound) are outside 0..<\(info.frames)")
+        }
+        for n in range {
+            if n == range.lowerBound || run == nil {
+                startRun(at: index.tagged ? index.seekStarts[n] : 0, fresh: !index.tagged)
+            }
+            var delivered = false
+            var picture: PixelImage?
+            if try advance(to: n, format: format, acceptMismatch: false, deliver: { picture = $0; delivered = true }) == false {
+                stats.fallbacks += 1
+                startRun(at: 0, fresh: true)
+                _ = try advance(to: n, format: format, acceptMismatch: true, deliver: { picture = $0; delivered = true })
+            }
+            guard delivered else { throw PleuraError(file: path, "frame \(n) could not be decoded again; the file may be damaged") }
+            try body(n, picture)
+        }
+    }
+
     /// Counters since opening (seeks, decoded frames, cache hits and size).
     public var statistics: Statistics {
         lock.lock()
@@ -173,13 +210,14 @@ public final class MediaReader: @unchecked Sendable {
         } else {
             startRun(at: start, fresh: !index.tagged)
         }
-        if let image = try advance(to: n, format: format) { return image }
+        var image: PixelImage?
+        if try advance(to: n, format: format, deliver: { image = $0 }), let image { return image }
 
         // The seek did not reproduce the frame (a stream whose keyframes are not clean random
         // access points): decode from the start with a new decoder, as the index was built.
         stats.fallbacks += 1
         startRun(at: 0, fresh: true)
-        if let image = try advance(to: n, format: format, acceptMismatch: true) { return image }
+        if try advance(to: n, format: format, acceptMismatch: true, deliver: { image = $0 }), let image { return image }
         throw PleuraError(file: path, "frame \(n) could not be decoded again (the decoder stopped early); the file may be damaged")
     }
 
@@ -193,12 +231,14 @@ public final class MediaReader: @unchecked Sendable {
         run = Run(byOrdinal: fresh && packet == 0, nextPacket: packet)
     }
 
-    /// Feeds packets until frame `n` comes out; nil when the run passed it (or the stream ended)
-    /// without producing it, or produced a picture different from the indexed one.
-    private func advance(to n: Int, format: PixelImage.Format, acceptMismatch: Bool = false) throws -> PixelImage? {
-        guard var current = run else { return nil }
+    /// Feeds packets until frame `n` comes out and hands it to `deliver` (converted to `format`,
+    /// or nil when `format` is nil). False when the run passed it (or the stream ended) without
+    /// producing it, or produced a picture different from the indexed one.
+    private func advance(to n: Int, format: PixelImage.Format?, acceptMismatch: Bool = false,
+                         deliver: (PixelImage?) -> Void) throws -> Bool {
+        guard var current = run else { return false }
         defer { run = current }
-        var result: PixelImage?
+        var found = false
         var missed = false
         while true {
             _ = try decoder.receive { frame in
@@ -208,7 +248,8 @@ public final class MediaReader: @unchecked Sendable {
                 current.lastDisplay = display
                 if display == n {
                     if acceptMismatch || VideoDecoder.checksum(frame) == index.checksums[n] {
-                        result = try converter.convert(frame, to: format, file: path)
+                        deliver(try format.map { try converter.convert(frame, to: $0, file: path) })
+                        found = true
                     } else {
                         missed = true
                     }
@@ -217,8 +258,8 @@ public final class MediaReader: @unchecked Sendable {
                 if display > n { missed = true; return false }
                 return true
             }
-            if result != nil { return result }
-            if missed || decoder.finished { current.lastDisplay = Int.max; return nil }
+            if found { return true }
+            if missed || decoder.finished { current.lastDisplay = Int.max; return false }
             if current.nextPacket < stream.packets.count {
                 if decoder.send(stream.packets[current.nextPacket], serial: current.nextPacket) {
                     current.nextPacket += 1

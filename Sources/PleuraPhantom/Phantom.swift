@@ -98,6 +98,11 @@ public struct PhantomGenerator: Sendable {
             }
             try encoder.finish()
             try replace(url, with: partial)
+        } catch var error as PleuraError {
+            try? FileManager.default.removeItem(at: partial)
+            // Name the file the user asked for, not the hidden temporary one.
+            if error.file == partial.path { error.file = url.path }
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: partial)
             throw error
@@ -150,6 +155,7 @@ public enum DemoMedia {
         } catch {
             throw PleuraError(file: cache.path, "cannot create the cache folder (\(error.localizedDescription)); set PLEURA_CACHE_DIR to a writable folder")
         }
+        removeAbandonedTemporaries(of: name, in: cache)
         let temporary = cache.appendingPathComponent(".\(name).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: temporary)
         defer { try? FileManager.default.removeItem(at: temporary) }
@@ -164,6 +170,19 @@ public enum DemoMedia {
             }
         }
         return folder
+    }
+
+    /// Removes `.<name>.tmp-<pid>` folders whose process is gone (a first run that was killed).
+    /// Folders of a process still running are left alone: it may be generating right now.
+    static func removeAbandonedTemporaries(of name: String, in cache: URL) {
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: cache.path) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            guard let pid = Int32(entry.dropFirst(prefix.count)) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: cache.appendingPathComponent(entry))
+            }
+        }
     }
 
     /// `phantom-v<version>-s<seed>-n<count>`: the version makes an upgraded Pleura remake clips

@@ -2,7 +2,8 @@
 ///
 /// - ``jet``: the reference default, matplotlib's `jet` (the map OpenCV's `COLORMAP_JET` and
 ///   pytorch-grad-cam's `show_cam_on_image` use), so Pleura's overlays look like the papers'.
-/// - ``turbo``: Google's improved rainbow (Mikhailov's polynomial fit).
+/// - ``turbo``: Google's improved rainbow, from the polynomial fit published with it (within a
+///   few levels of the table mid-range, up to ~25 levels off at the dark ends).
 /// - ``inferno``: matplotlib's perceptually uniform, colour-blind-friendly map (polynomial fit,
 ///   within 1–2 levels of matplotlib's table).
 ///

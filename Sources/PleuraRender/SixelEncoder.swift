@@ -320,7 +320,28 @@ public final class SixelEncoder {
         guard pleura_sixel_succeeded(status) != 0 else {
             throw PleuraError(file: nil, "libsixel could not encode the image (status \(status))")
         }
-        return sink.bytes
+        return height < 6 ? Self.removingLeadingGraphicsNewLine(sink.bytes) : sink.bytes
+    }
+
+    /// libsixel 1.10.3 starts the body of an image less than six rows tall with a graphics new
+    /// line (`-`), which would draw it one band (six rows) too low; drop that one byte.
+    static func removingLeadingGraphicsNewLine(_ bytes: [UInt8]) -> [UInt8] {
+        guard var i = bytes.firstIndex(of: UInt8(ascii: "q")) else { return bytes }
+        i += 1
+        func isParameter(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || b == UInt8(ascii: ";") }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "\"") { i += 1; while i < bytes.count, isParameter(bytes[i]) { i += 1 } }
+        // Palette definitions: # Pc ; 2 ; r ; g ; b (a bare # Pc selects a colour: the body).
+        while i < bytes.count, bytes[i] == UInt8(ascii: "#") {
+            var j = i + 1
+            while j < bytes.count, (0x30...0x39).contains(bytes[j]) { j += 1 }
+            guard j < bytes.count, bytes[j] == UInt8(ascii: ";") else { break }
+            while j < bytes.count, isParameter(bytes[j]) { j += 1 }
+            i = j
+        }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "-") else { return bytes }
+        var fixed = bytes
+        fixed.remove(at: i)
+        return fixed
     }
 }
 

@@ -32,10 +32,21 @@ public struct SixelPalette: Equatable, Sendable {
     init(ramp: [RGBColour], rampIndex: [UInt8], tint: [RGBColour], colours: [RGBColour]) {
         precondition(ramp.count + colours.count <= 256, "more than 256 palette entries")
         precondition(!ramp.isEmpty, "a palette needs at least one ramp entry")
-        self.ramp = ramp
+        self.ramp = ramp.map(Self.representable)
         self.rampIndex = rampIndex
         self.tint = tint
-        self.colours = colours
+        self.colours = colours.map(Self.representable)
+    }
+
+    /// The colour a terminal shows for `c`: sixel palettes are given in whole percent, so libsixel
+    /// writes `(v·100 + 127) / 255` and decoders read back `(p·255 + 50) / 100`. Fitting with the
+    /// shown colours keeps the encoder's error estimate exact.
+    static func representable(_ c: RGBColour) -> RGBColour {
+        func snap(_ v: UInt8) -> UInt8 {
+            let percent: Int = (Int(v) * 100 + 127) / 255
+            return UInt8((percent * 255 + 50) / 100)
+        }
+        return RGBColour(snap(c.r), snap(c.g), snap(c.b))
     }
 
     /// Palette entry `i`.

@@ -1,22 +1,26 @@
 import Foundation
 import PleuraCore
 
-/// What the user asked for with `--graphics` (nil / `auto`: decide from the probe).
+/// What the user asked for with `--graphics` (nil: decide from the probe). The command-line
+/// spelling of ``off`` is `none`; the case is not called `none` because `GraphicsMode?.none`
+/// would read as nil.
 public enum GraphicsMode: String, CaseIterable, Sendable {
-    case sixel, halfblock, none
+    case sixel, halfblock
+    case off = "none"
 }
 
 /// How images will be drawn, with the reason (for `pleura doctor` and the status line).
 public enum GraphicsChoice: Equatable, Sendable {
     case sixel
     case halfBlocks(HalfBlockMode)
-    case none
+    /// No images (`--graphics none`).
+    case off
 
     public var name: String {
         switch self {
         case .sixel: return "sixel"
         case .halfBlocks(let m): return "half-blocks (\(m == .ansi256 ? "256 colours" : m == .truecolor ? "truecolor" : "no colour"))"
-        case .none: return "none"
+        case .off: return "none"
         }
     }
 }
@@ -79,7 +83,7 @@ public struct TerminalCapabilities: Equatable, Sendable {
         switch override {
         case .sixel?: return .sixel
         case .halfblock?: return .halfBlocks(halfBlockMode)
-        case .none?: return .none
+        case .off?: return .off
         case nil: return sixel ? .sixel : .halfBlocks(halfBlockMode)
         }
     }
@@ -111,7 +115,7 @@ public struct TerminalCapabilities: Equatable, Sendable {
 /// switch caps.graphics(override: flag) {
 /// case .sixel: ...            // SixelEncoder(options: .init(maxColors: caps.colorRegisters ?? 256))
 /// case .halfBlocks(let mode): ...
-/// case .none: ...
+/// case .off: ...
 /// }
 /// ```
 /// Call it before ncurses takes the terminal (or between `endwin` and `refresh`).

@@ -35,10 +35,7 @@ extension AnnotationStore {
         if let known = try annotator(named: name) { return known }
         let me = OSIdentity.current, now = StoreClock.now()
         return try write { db in
-            if let known = try Self.fetchAnnotator(db, name: name) { return known }   // created meanwhile
-            try db.execute(sql: "INSERT INTO annotator (name, role, created_at, os_user, uid) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [name, role.rawValue, now, me.user, me.uid])
-            return Annotator(id: db.lastInsertedRowID, name: name, role: role, osUser: me.user, uid: me.uid)
+            try self.ensureAnnotator(db, name: name, role: role, now: now, me: me)   // (or the one created meanwhile)
         }
     }
 
@@ -61,14 +58,8 @@ extension AnnotationStore {
     /// ```
     public func beginSession(annotator: Annotator, name: String, mode: String) throws -> StoreSession {
         let me = OSIdentity.current, now = StoreClock.now()
-        let host = ProcessInfo.processInfo.hostName
-        let pid = Int(getpid())
         return try write { db in
-            try db.execute(sql: """
-                INSERT INTO session (annotator_id, name, mode, started_at, os_user, uid, host, pid, pleura_version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [annotator.id, name, mode, now, me.user, me.uid, host, pid, PleuraVersion.string])
-            return StoreSession(id: db.lastInsertedRowID, annotatorID: annotator.id, name: name, mode: mode, startedAt: now)
+            try self.insertSession(db, annotator: annotator, name: name, mode: mode, now: now, me: me)
         }
     }
 

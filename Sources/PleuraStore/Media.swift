@@ -76,14 +76,7 @@ extension AnnotationStore {
                 moved.path = path
                 return .moved(moved, from: existing.path)
             }
-            try db.execute(sql: """
-                INSERT INTO media (sha256, kind, container, codec, width, height, fps, frames, bytes, registered_at, os_user, uid)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [sha, facts.kind, facts.container, facts.codec, facts.width, facts.height,
-                                 facts.fps, facts.frames, facts.bytes, now, me.user, me.uid])
-            let id = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO media_path (media_id, path, seen_at, os_user, uid) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [id, path, now, me.user, me.uid])
+            let id = try self.insertMedia(db, sha256: sha, path: path, facts: facts, now: now, me: me)
             return .added(MediaRecord(id: id, sha256: sha, path: path, facts: facts, registeredAt: now))
         }
     }

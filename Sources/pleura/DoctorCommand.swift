@@ -36,7 +36,7 @@ struct DoctorCommand: ParsableCommand {
     static func report(_ caps: TerminalCapabilities, override: GraphicsMode?) -> [String] {
         var lines: [String] = []
         func line(_ key: String, _ value: String) {
-            lines.append(key.padding(toLength: 18, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
+            lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
         }
         lines.append("Pleura \(PleuraVersion.string)")
         lines.append("")
@@ -71,6 +71,8 @@ struct DoctorCommand: ParsableCommand {
         line("  libtorch shim", FileManager.default.fileExists(atPath: shim)
              ? "\(shim) (present; not loaded by doctor)"
              : "not found beside pleura (\(shim)): build it with `swift build --product PleuraTorchShim`")
+        line("  default model", Model.defaultModelURL.map { "\($0.path) (not loaded by doctor)" }
+             ?? "not found (Models/\(Model.defaultModelName) above the executable, or set PLEURA_MODEL)")
         return lines
     }
 }

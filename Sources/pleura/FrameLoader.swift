@@ -1,7 +1,8 @@
 import Foundation
 import PleuraCore
+import PleuraMedia
 
-/// Loads one frame for the commands that show frames (`render`): uint8 `.npy` images directly,
+/// Loads one frame for the commands that show or explain frames (`render`, `heatmap`): uint8 `.npy` images directly,
 /// everything else through PleuraMedia.
 enum FrameLoader {
     static func frame(path: String, index: Int) throws -> PixelImage {
@@ -16,6 +17,6 @@ enum FrameLoader {
             guard index == 0 else { throw PleuraError(file: path, "a .npy image has only frame 0 (asked for \(index))") }
             return image
         }
-        throw PleuraError(file: path, "cannot decode this file yet: video and image decoding arrive with PleuraMedia; use a uint8 .npy image meanwhile")
+        return try MediaReader(path: path).frame(index)
     }
 }

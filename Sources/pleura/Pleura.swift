@@ -9,12 +9,22 @@ struct Pleura: ParsableCommand {
         abstract: "Lung-ultrasound annotation and explainability review in the terminal.",
         subcommands: [
             VersionCommand.self,
+            RunCommand.self,
+            LabelCommand.self,
             RenderCommand.self,
             DoctorCommand.self,
             BenchCommand.self,
             ProbeCommand.self,
             FrameCommand.self,
+            DecodeAllCommand.self,
             PhantomCommand.self,
+            AddCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            StatsCommand.self,
+            StoreTortureCommand.self,
+            HeatmapCommand.self,
+            InferCommand.self,
         ]
     )
 }

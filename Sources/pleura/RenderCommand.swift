@@ -93,7 +93,13 @@ struct RenderCommand: ParsableCommand {
         }
         switch caps.graphics(override: graphics) {
         case .sixel:
-            let pane = Compositor.compose(frame: frame, heatmap: map, style: style, width: width, height: height)
+            // Stay within the largest image the terminal says it accepts (xterm: its window).
+            var w = width, h = height
+            if let maxW = caps.maxSixelWidth, let maxH = caps.maxSixelHeight, w > maxW || h > maxH {
+                let fit = Compositor.fittedRect(sourceWidth: w, sourceHeight: h, width: maxW, height: maxH)
+                w = fit.width; h = fit.height
+            }
+            let pane = Compositor.compose(frame: frame, heatmap: map, style: style, width: w, height: h)
             let encoder = SixelEncoder(options: .init(maxColors: caps.colorRegisters ?? 256))
             writeStdout(try encoder.encode(pane))
         case .halfBlocks(let mode):
@@ -106,7 +112,7 @@ struct RenderCommand: ParsableCommand {
             let pane = Compositor.compose(frame: frame, heatmap: map, style: style, width: cols, height: rws * 2)
             let lines = HalfBlockRenderer.renderCells(pane, mode: mode)
             writeStdout(Array((lines.joined(separator: "\n") + "\n").utf8))
-        case .none:
+        case .off:
             let what = "\(SafeText.sanitize(file)): frame \(index), \(frame.width)×\(frame.height) (graphics off)\n"
             writeStdout(Array(what.utf8))
         }

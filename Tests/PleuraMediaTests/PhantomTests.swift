@@ -3,6 +3,7 @@ import Testing
 import PleuraCore
 import PleuraTestSupport
 @testable import PleuraPhantom
+import PleuraMedia
 
 /// One phantom set shared by the tests that only read it (generation is the slow part).
 enum PhantomFixture {
@@ -92,6 +93,30 @@ enum PhantomFixture {
         #expect(psnr > 28, "PSNR \(psnr) dB")
     }
 
+    @Test func pleuraMediaReadsEveryClipFrameExactly() throws {
+        let folder = try #require(PhantomFixture.folder)
+        let labels = try PhantomFixture.labels()
+        let index = 1
+        let name = PhantomInfo.clipFileName(index)
+        let reader = try MediaReader(path: folder.appendingPathComponent(name).path)
+        #expect(reader.info.frames == labels.filter { $0.media == name && $0.frame != nil }.count)
+        #expect(reader.info.width == PhantomInfo.width && reader.info.height == PhantomInfo.height)
+        #expect(reader.info.fps == Double(PhantomInfo.fps))
+        let clip = PhantomGenerator(seed: PhantomFixture.seed).makeClip(index)
+        // Out of order, as a labeller jumps around: each decoded frame is the one drawn.
+        for t in [reader.info.frames - 1, 0, 41, 40, 7] {
+            let decoded = try reader.frame(t, format: .gray8)
+            let drawn = clip.frame(t)
+            var squared = 0.0
+            for i in 0..<drawn.pixels.count {
+                let d = Double(decoded.pixels[i]) - Double(drawn.pixels[i])
+                squared += d * d
+            }
+            let psnr = 10 * log10(255 * 255 / max(squared / Double(drawn.pixels.count), 1e-9))
+            #expect(psnr > 28, "frame \(t): PSNR \(psnr) dB against the drawn frame")
+        }
+    }
+
     @Test func labelsParseAndCoverEveryFindingAndSeverity() throws {
         let labels = try PhantomFixture.labels()
         let frames = labels.filter { $0.frame != nil }
@@ -163,6 +188,19 @@ enum PhantomFixture {
         #expect(folder.standardizedFileURL.path == broken.standardizedFileURL.path)
         #expect(DemoMedia.isComplete(folder, count: 1))
         #expect(try Data(contentsOf: folder.appendingPathComponent(PhantomInfo.clipFileName(0))).count > 10_000)
+    }
+
+    @Test func removesWhatAKilledRunLeftBehind() throws {
+        let cache = try TestEnv.makeTempDirectory("phantom-cache")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let name = DemoMedia.folderName(count: 1, seed: 8)
+        // PID 0x7FFFFFF0 does not exist (pid_max is at most 2^22); our own PID does.
+        let dead = cache.appendingPathComponent(".\(name).tmp-\(0x7FFF_FFF0)")
+        let alive = cache.appendingPathComponent(".\(name).tmp-1")
+        for dir in [dead, alive] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        let folder = try DemoMedia.ensureClips(count: 1, seed: 8, cache: cache)
+        let left = try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted()
+        #expect(left == [alive.lastPathComponent, folder.lastPathComponent].sorted())
     }
 
     @Test func refusesABadCount() {

@@ -36,6 +36,8 @@ struct BenchCommand: ParsableCommand {
 
     /// Every suite, in the order they run.
     static let suites: [BenchmarkSuite] = [
+        .media,
+        .store,
         .phantom,
     ]
 

@@ -1,0 +1,268 @@
+import Foundation
+import PleuraCore
+
+/// Probabilities per head and class: `predictions["diagnosis"]?["covid"]`.
+public typealias Predictions = [String: [String: Float]]
+
+/// One class-activation map at the model's input resolution (the card's width × height).
+public struct Heatmap: Sendable, Equatable {
+    public var head: String
+    public var className: String
+    public var method: CAMMethod
+    public var width: Int
+    public var height: Int
+    /// Row-major, `width * height` values in [0, 1].
+    public var values: [Float]
+}
+
+/// What to explain: a head and one of its classes.
+public struct CAMTarget: Sendable, Hashable {
+    public var head: String
+    /// nil: the head's most probable class (highest logit), decided in the same pass.
+    public var className: String?
+    public init(head: String, className: String?) { self.head = head; self.className = className }
+    /// The head's most probable class.
+    public static func top(head: String) -> CAMTarget { CAMTarget(head: head, className: nil) }
+}
+
+/// A TorchScript model plus its card, running in this process through the libtorch shim.
+///
+/// ```swift
+/// let model = try ModelRuntime.load(Model.defaultModelURL!)          // throws PleuraError
+/// let p = try model.predict(frame)                                   // ["diagnosis": ["covid": 0.8, ...], ...]
+/// let map = try model.heatmap(frame, head: "diagnosis", class: "covid", method: .gradcam)
+/// // map.values: map.width × map.height floats in [0, 1]; overlay with map.method.overlayWeights
+/// ```
+/// One model may be used from several threads; calls are serialised (libtorch itself uses
+/// ``threads`` intra-op threads per call).
+public final class ModelRuntime: @unchecked Sendable {
+    public let modelURL: URL
+    public let card: ModelCard
+    /// Shape of `features(x)` for one image (channels, height, width).
+    public let featureShape: (channels: Int, height: Int, width: Int)
+
+    private let shim: TorchShim
+    private let handle: OpaquePointer
+    private let lock = NSLock()
+    /// Output names of `head` mapped to card head names ("" → the card's only head).
+    private let outputNames: [String: String]
+
+    /// Loads `NAME.pt` and its card `NAME.json`, checks the card against the model's real outputs
+    /// (by running one blank frame) and sets libtorch's thread count when `threads` is given.
+    public static func load(_ url: URL, threads: Int? = nil) throws -> ModelRuntime {
+        try ModelRuntime(url: url, threads: threads)
+    }
+
+    public static func load(path: String, threads: Int? = nil) throws -> ModelRuntime {
+        try load(URL(fileURLWithPath: path), threads: threads)
+    }
+
+    /// Sets libtorch's intra-op thread count for the whole process (`at::set_num_threads`).
+    public static func setThreads(_ threads: Int) throws {
+        let shim = try TorchShim.shared.get()
+        shim.setThreads(Int32(max(1, threads)))
+    }
+
+    /// libtorch's current intra-op thread count.
+    public static func threads() throws -> Int { Int(try TorchShim.shared.get().getThreads()) }
+
+    /// The card's path for a model file: `NAME.pt` → `NAME.json`.
+    public static func cardURL(for modelURL: URL) -> URL {
+        modelURL.deletingPathExtension().appendingPathExtension("json")
+    }
+
+    private init(url: URL, threads: Int?) throws {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PleuraError(file: path, "model file not found (pass --model PATH to a TorchScript .pt with its .json card)")
+        }
+        let card = try ModelCard.read(url: Self.cardURL(for: url))
+        let shim = try TorchShim.shared.get()
+        if let threads { shim.setThreads(Int32(max(1, threads))) }
+        var err = [CChar](repeating: 0, count: 1024)
+        guard let handle = shim.load(path, &err, err.count) else {
+            throw PleuraError(file: path, TorchShim.message(err))
+        }
+        self.modelURL = url
+        self.card = card
+        self.shim = shim
+        self.handle = handle
+        // Run a blank frame: proves the input size works and lets us check the outputs against the card.
+        let blank = [Float](repeating: 0, count: card.input.channels * card.input.width * card.input.height)
+        let raw: RawResult
+        do {
+            raw = try Self.run(shim: shim, handle: handle, input: blank, card: card, targets: [])
+        } catch let e as PleuraError {
+            shim.free(handle)
+            throw PleuraError(file: path, e.reason + " (on a blank \(card.input.channels)x\(card.input.height)x\(card.input.width) input, as the card describes)")
+        }
+        var names: [String: String] = [:]
+        let cardFile = Self.cardURL(for: url).path
+        func mismatch(_ why: String) -> PleuraError {
+            shim.free(handle)
+            return PleuraError(file: cardFile, "model card does not match the model's outputs: \(why)")
+        }
+        if raw.heads.count == 1, raw.heads[0].name == "" {
+            guard card.heads.count == 1 else {
+                throw mismatch("head(A) returns one tensor but the card lists \(card.heads.count) heads")
+            }
+            names[""] = card.heads[0].name
+        } else {
+            for h in raw.heads { names[h.name] = h.name }
+            let got = Set(raw.heads.map(\.name)), want = Set(card.heads.map(\.name))
+            guard got == want else {
+                throw mismatch("model heads [\(raw.heads.map(\.name).sorted().joined(separator: ", "))], card heads [\(card.heads.map(\.name).sorted().joined(separator: ", "))]")
+            }
+        }
+        for h in raw.heads {
+            let cardHead = card.head(named: names[h.name]!)!
+            guard h.logits.count == cardHead.classes.count else {
+                throw mismatch("head \"\(cardHead.name)\" has \(h.logits.count) outputs, the card lists \(cardHead.classes.count) classes")
+            }
+        }
+        self.outputNames = names
+        self.featureShape = raw.featureShape
+    }
+
+    deinit { shim.free(handle) }
+
+    // MARK: Input
+
+    /// The exact tensor fed to the model for a frame: channels × height × width float32, row-major
+    /// (the card's resize, grey conversion, scale, mean and std). `pleura heatmap --dump-input` writes it.
+    public func inputTensor(for image: PixelImage) -> [Float] {
+        Preprocess.tensor(image, input: card.input)
+    }
+
+    // MARK: Inference
+
+    /// Probabilities of every head for one frame (softmax for multiclass heads, sigmoid for multilabel).
+    public func predict(_ image: PixelImage) throws -> Predictions {
+        try analyse(image, targets: [], methods: []).predictions
+    }
+
+    /// One class-activation map of `head`/`class` for a frame, at the card's input size.
+    public func heatmap(_ image: PixelImage, head: String, class className: String, method: CAMMethod) throws -> Heatmap {
+        let r = try analyse(image, targets: [CAMTarget(head: head, className: className)], methods: [method])
+        return r.heatmaps[0]
+    }
+
+    /// Predictions plus heatmaps for several targets and methods, from one forward pass (one backward
+    /// pass per target). Heatmaps come target-major: for each target, one per method.
+    public func analyse(_ image: PixelImage, targets: [CAMTarget], methods: [CAMMethod]) throws
+        -> (predictions: Predictions, heatmaps: [Heatmap])
+    {
+        try analyse(input: inputTensor(for: image), targets: targets, methods: methods)
+    }
+
+    /// As ``analyse(_:targets:methods:)`` on an already preprocessed input tensor.
+    public func analyse(input: [Float], targets: [CAMTarget], methods: [CAMMethod]) throws
+        -> (predictions: Predictions, heatmaps: [Heatmap])
+    {
+        let expected = card.input.channels * card.input.height * card.input.width
+        guard input.count == expected else {
+            throw PleuraError(file: modelURL.path, "input tensor has \(input.count) values, the card needs \(expected)")
+        }
+        var resolved: [(output: String, index: Int)] = []
+        for t in targets {
+            guard let head = card.head(named: t.head) else {
+                throw PleuraError(file: modelURL.path, "no head \"\(t.head)\"; heads: \(card.heads.map(\.name).joined(separator: ", "))")
+            }
+            var index = -1
+            if let name = t.className {
+                guard let i = head.classes.firstIndex(of: name) else {
+                    throw PleuraError(file: modelURL.path, "head \"\(t.head)\" has no class \"\(name)\"; classes: \(head.classes.joined(separator: ", "))")
+                }
+                index = i
+            }
+            resolved.append((outputNames.first { $0.value == head.name }!.key, index))
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: resolved)
+        var predictions: Predictions = [:]
+        for h in raw.heads {
+            guard let name = outputNames[h.name], let head = card.head(named: name) else { continue }
+            let probs = head.isMultilabel ? h.logits.map { 1 / (1 + Float(exp(-Double($0)))) } : Self.softmax(h.logits)
+            predictions[name] = Dictionary(uniqueKeysWithValues: zip(head.classes, probs))
+        }
+        var maps: [Heatmap] = []
+        let (k, fh, fw) = raw.featureShape
+        for (t, target) in targets.enumerated() {
+            let className = target.className ?? {
+                let head = card.head(named: target.head)!
+                let p = predictions[target.head] ?? [:]
+                return head.classes.max { (p[$0] ?? 0) < (p[$1] ?? 0) } ?? head.classes[0]
+            }()
+            for m in methods {
+                let values = CAMMath.map(method: m, activations: raw.features, gradients: raw.gradients[t],
+                                         channels: k, height: fh, width: fw,
+                                         outWidth: card.input.width, outHeight: card.input.height)
+                maps.append(Heatmap(head: target.head, className: className, method: m,
+                                    width: card.input.width, height: card.input.height, values: values))
+            }
+        }
+        return (predictions, maps)
+    }
+
+    /// Raw logits of every head for a preprocessed input (for tests and scripts comparing numbers).
+    public func logits(input: [Float]) throws -> [String: [Float]] {
+        lock.lock()
+        defer { lock.unlock() }
+        let raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: [])
+        var out: [String: [Float]] = [:]
+        for h in raw.heads { if let n = outputNames[h.name] { out[n] = h.logits } }
+        return out
+    }
+
+    static func softmax(_ x: [Float]) -> [Float] {
+        let m = Double(x.max() ?? 0)
+        let e = x.map { exp(Double($0) - m) }
+        let s = e.reduce(0, +)
+        return e.map { Float($0 / s) }
+    }
+
+    // MARK: Shim call
+
+    private struct RawResult {
+        var heads: [(name: String, logits: [Float])]
+        var featureShape: (channels: Int, height: Int, width: Int)
+        var features: [Float]
+        var gradients: [[Float]]
+    }
+
+    private static func run(shim: TorchShim, handle: OpaquePointer, input: [Float], card: ModelCard,
+                            targets: [(output: String, index: Int)]) throws -> RawResult {
+        var err = [CChar](repeating: 0, count: 1024)
+        let names = targets.map { strdup($0.output) }
+        defer { names.forEach { Foundation.free($0) } }
+        let namePointers: [UnsafePointer<CChar>?] = names.map { $0.map { UnsafePointer($0) } }
+        let classes = targets.map { Int32($0.index) }
+        let result: OpaquePointer? = input.withUnsafeBufferPointer { inp in
+            namePointers.withUnsafeBufferPointer { np in
+                classes.withUnsafeBufferPointer { cp in
+                    shim.run(handle, inp.baseAddress!, Int32(card.input.channels), Int32(card.input.height),
+                             Int32(card.input.width), np.baseAddress, cp.baseAddress, Int32(targets.count), &err, err.count)
+                }
+            }
+        }
+        guard let result else { throw PleuraError(file: nil, TorchShim.message(err)) }
+        defer { shim.resultFree(result) }
+        var heads: [(String, [Float])] = []
+        for i in 0..<shim.headCount(result) {
+            let name = shim.headName(result, i).map { String(cString: $0) } ?? ""
+            let n = Int(shim.headSize(result, i))
+            let p = shim.headLogits(result, i)!
+            heads.append((name, Array(UnsafeBufferPointer(start: p, count: n))))
+        }
+        var c: Int64 = 0, h: Int64 = 0, w: Int64 = 0
+        shim.featuresShape(result, &c, &h, &w)
+        let count = Int(c * h * w)
+        let features = Array(UnsafeBufferPointer(start: shim.features(result)!, count: count))
+        var gradients: [[Float]] = []
+        for t in 0..<targets.count {
+            gradients.append(Array(UnsafeBufferPointer(start: shim.gradient(result, Int32(t))!, count: count)))
+        }
+        return RawResult(heads: heads, featureShape: (Int(c), Int(h), Int(w)), features: features, gradients: gradients)
+    }
+}

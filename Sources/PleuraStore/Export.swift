@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import PleuraCore
+
+/// What an export writes: current labels, current ratings, reviews or predictions.
+public enum ExportKind: String, Sendable, CaseIterable {
+    case labels, ratings, reviews, predictions
+}
+
+/// Export formats: the canonical CSVs, JSON Lines, Label Studio tasks.
+public enum ExchangeFormat: String, Sendable, CaseIterable {
+    case csv, jsonl, labelstudio, pocus
+}
+
+/// Where exported text goes: a buffer flushed to a file descriptor in 1 MiB pieces (exports of
+/// a million events should not hold the whole file in memory), or kept in memory for tests.
+public final class TextSink {
+    private var buffer: [UInt8] = []
+    private let handle: FileHandle?
+    private var collected: [UInt8] = []
+
+    /// Collects everything in memory (see ``text``).
+    public init() { handle = nil; buffer.reserveCapacity(1 << 20) }
+    /// Streams to `handle`.
+    public init(handle: FileHandle) { self.handle = handle; buffer.reserveCapacity(1 << 20) }
+
+    public func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
+    public func flush() {
+        guard !buffer.isEmpty else { return }
+        if let handle { handle.write(Data(buffer)) } else { collected.append(contentsOf: buffer) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Everything written, when collecting in memory.
+    public var text: String { flush(); return String(decoding: collected, as: UTF8.self) }
+}
+
+/// Paths in exchange files are relative to a root folder (default: the current directory).
+enum RootPaths {
+    /// `path` relative to `root` (with `..` where needed); absolute paths on other trees stay
+    /// relative too, so a file can be re-rooted with --root.
+    static func relative(_ path: String, to root: String) -> String {
+        let p = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        let r = URL(fileURLWithPath: root).standardizedFileURL.pathComponents
+        var common = 0
+        while common < p.count && common < r.count && p[common] == r[common] { common += 1 }
+        let ups = Array(repeating: "..", count: r.count - common)
+        let rest = Array(p[common...])
+        let joined = (ups + rest).joined(separator: "/")
+        return joined.isEmpty ? "." : joined
+    }
+}
+
+extension AnnotationStore {
+    /// Writes the current labels as the canonical label CSV, rows ordered by media path (relative
+    /// to `root`), frame (whole video first) and annotator name, so the same store always gives
+    /// the same bytes and export → import → export is byte-identical.
+    ///
+    /// ```swift
+    /// let sink = TextSink()
+    /// try store.exportLabelCSV(root: "/data", to: sink)
+    /// try sink.text.write(toFile: "labels.csv", atomically: true, encoding: .utf8)
+    /// ```
+    public func exportLabelCSV(root: String, level: ItemLevel? = nil, to sink: TextSink) throws {
+        sink.write(CSV.formatRow(LabelRecord.header))
+        try forEachLabelRow(root: root, level: level) { path, _, frame, annotator, labels in
+            sink.write(CSV.formatRow(LabelRecord(media: path, frame: frame, annotator: annotator, labels: labels).fields))
+        }
+        sink.flush()
+    }
+
+    /// Current labels as JSON Lines: one object per item and annotator, keys sorted:
+    /// `{"a_lines":true,"annotator":"alice","frame":3,"kind":"label","media":"clips/a.mp4","severity":2,"sha256":"…"}`
+    /// (fields not assessed are left out).
+    public func exportLabelJSONLines(root: String, level: ItemLevel? = nil, to sink: TextSink) throws {
+        try forEachLabelRow(root: root, level: level) { path, sha, frame, annotator, labels in
+            sink.write(JSONLine.label(media: path, sha256: sha, frame: frame, annotator: annotator, labels: labels) + "\n")
+        }
+        sink.flush()
+    }
+
+    /// Current ratings as the canonical rating CSV, ordered by media path, frame, annotator,
+    /// model, method, target.
+    public func exportRatingCSV(root: String, to sink: TextSink) throws {
+        sink.write(CSV.formatRow(RatingRecord.header))
+        for r in try ratingRows(root: root) {
+            sink.write(CSV.formatRow(RatingRecord(media: r.path, frame: r.rating.item.frame, annotator: r.annotator,
+                                                  model: r.rating.context.modelSHA256, method: r.rating.context.method,
+                                                  target: r.rating.context.target, rating: r.rating.rating,
+                                                  comment: r.rating.comment).fields))
+        }
+        sink.flush()
+    }
+
+    /// Current ratings as JSON Lines (with layer and heatmap hash, which the CSV has no column for).
+    public func exportRatingJSONLines(root: String, to sink: TextSink) throws {
+        for r in try ratingRows(root: root) {
+            sink.write(JSONLine.rating(media: r.path, annotator: r.annotator, rating: r.rating) + "\n")
+        }
+        sink.flush()
+    }
+
+    /// Reviews as CSV (`media,frame,annotator,at,field,first_source,first_value,second_source,
+    /// second_value,own_value,verdict,comment,heatmap_sha256`) or JSON Lines, oldest first.
+    public func exportReviews(root: String, format: ExchangeFormat, to sink: TextSink) throws {
+        let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let header = ["media", "frame", "annotator", "at", "field", "first_source", "first_value", "second_source",
+                      "second_value", "own_value", "verdict", "comment", "heatmap_sha256"]
+        if format == .csv { sink.write(CSV.formatRow(header)) }
+        for r in try reviews() {
+            let fields = [paths[r.item.mediaSHA256] ?? r.item.mediaSHA256, r.item.frame.map(String.init) ?? "",
+                          names[r.annotatorID ?? 0] ?? "", r.at ?? "", r.field, r.firstSource, r.firstValue ?? "",
+                          r.secondSource, r.secondValue ?? "", r.ownValue ?? "", r.verdict.rawValue, r.comment ?? "",
+                          r.heatmapSHA256 ?? ""]
+            if format == .csv {
+                sink.write(CSV.formatRow(fields))
+            } else {
+                var object: [String: JSONValue] = ["kind": .string("review"), "sha256": .string(r.item.mediaSHA256)]
+                for (k, v) in zip(header, fields) where !v.isEmpty { object[k] = .string(v) }
+                if let f = r.item.frame { object["frame"] = .int(f) }
+                sink.write(JSONValue.object(object).serialized + "\n")
+            }
+        }
+        sink.flush()
+    }
+
+    /// Predictions as CSV (`media,frame,model,head,class,probability`) or JSON Lines.
+    public func exportPredictions(root: String, format: ExchangeFormat, to sink: TextSink) throws {
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "class", "probability"])) }
+        let rows = try predictions().sorted {
+            (paths[$0.item.mediaSHA256] ?? "", $0.item.frame ?? -1, $0.modelSHA256, $0.head, $0.className)
+                < (paths[$1.item.mediaSHA256] ?? "", $1.item.frame ?? -1, $1.modelSHA256, $1.head, $1.className)
+        }
+        for p in rows {
+            let media = paths[p.item.mediaSHA256] ?? p.item.mediaSHA256
+            if format == .csv {
+                sink.write(CSV.formatRow([media, p.item.frame.map(String.init) ?? "", p.modelSHA256, p.head, p.className,
+                                          String(p.probability)]))
+            } else {
+                var object: [String: JSONValue] = ["kind": .string("prediction"), "media": .string(media),
+                                                   "sha256": .string(p.item.mediaSHA256), "model": .string(p.modelSHA256),
+                                                   "head": .string(p.head), "class": .string(p.className),
+                                                   "probability": .double(p.probability)]
+                if let f = p.item.frame { object["frame"] = .int(f) }
+                sink.write(JSONValue.object(object).serialized + "\n")
+            }
+        }
+        sink.flush()
+    }
+
+    // MARK: - Internals
+
+    /// Streams current label rows in canonical order: media by relative path, then frame
+    /// (whole video first), then annotator name.
+    func forEachLabelRow(root: String, level: ItemLevel?,
+                         _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ labels: LabelSet) throws -> Void) throws {
+        try read { db in
+            let media = try Self.fetchAllMedia(db).map { ($0, RootPaths.relative($0.path, to: root)) }
+                .sorted { ($0.1, $0.0.sha256) < ($1.1, $1.0.sha256) }
+            let annotators = try Row.fetchAll(db, sql: "SELECT id, name FROM annotator")
+            let nameOf = Dictionary(uniqueKeysWithValues: annotators.map { (row: Row) -> (Int64, String) in (row[0], row[1]) })
+            let filter: String
+            switch level {
+            case nil: filter = ""
+            case .frame?: filter = "AND frame >= 0"
+            case .video?: filter = "AND frame = -1"
+            }
+            let statement = try db.makeStatement(sql: """
+                SELECT frame, annotator_id, field, value FROM current_value
+                WHERE media_id = ? AND context_id = 0 AND value IS NOT NULL \(filter)
+                ORDER BY frame, annotator_id
+                """)
+            for (record, path) in media {
+                var rows: [(frame: Int, name: String, labels: LabelSet)] = []
+                var key: (Int, Int64)? = nil
+                let cursor = try Row.fetchCursor(statement, arguments: [record.id])
+                while let row = try cursor.next() {
+                    let k: (Int, Int64) = (row[0], row[1])
+                    if key.map({ $0 != k }) ?? true {
+                        rows.append((k.0, nameOf[k.1] ?? "?", LabelSet()))
+                        key = k
+                    }
+                    Self.apply(field: row[2], text: row[3], to: &rows[rows.count - 1].labels)
+                }
+                rows.sort { ($0.frame, $0.name) < ($1.frame, $1.name) }
+                for r in rows where !r.labels.isEmpty {
+                    try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.labels)
+                }
+            }
+        }
+    }
+
+    func ratingRows(root: String) throws -> [(path: String, annotator: String, rating: CurrentRating)] {
+        let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        return try currentRatings().map { r in
+            (paths[r.item.mediaSHA256] ?? r.item.mediaSHA256, names[r.annotatorID] ?? "?", r)
+        }.sorted { a, b in
+            let ca = a.rating.context, cb = b.rating.context
+            return (a.path, a.rating.item.frame ?? -1, a.annotator, ca.modelSHA256, ca.method, ca.target + "\u{1}" + ca.layer + "\u{1}" + ca.heatmapSHA256)
+                < (b.path, b.rating.item.frame ?? -1, b.annotator, cb.modelSHA256, cb.method, cb.target + "\u{1}" + cb.layer + "\u{1}" + cb.heatmapSHA256)
+        }
+    }
+}

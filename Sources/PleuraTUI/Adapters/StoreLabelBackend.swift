@@ -1,0 +1,81 @@
+import Foundation
+import PleuraCore
+import PleuraStore
+
+/// The labelling screen's ``LabelBackend`` over PleuraStore: one store session per TUI run, every
+/// change one committed write (`synchronous=FULL`) before the call returns.
+///
+/// ```swift
+/// let store = try AnnotationStore.open(path: session.store.path)
+/// let backend = try StoreLabelBackend(store: store, annotator: "alice", sessionName: "ward 3")
+/// try backend.register(info)                       // before labelling a media file
+/// ```
+public final class StoreLabelBackend: LabelBackend {
+    public let store: AnnotationStore
+    public let annotator: PleuraStore.Annotator
+    public let storeSession: StoreSession
+    /// sha256 → labelled frames, built by one scan on first use and kept up to date here.
+    private var labelled: [String: Set<Int>]?
+
+    public init(store: AnnotationStore, annotator name: String, sessionName: String, mode: String = "label") throws {
+        self.store = store
+        annotator = try store.annotator(named: name, role: .labeller)
+        storeSession = try store.beginSession(annotator: annotator, name: sessionName, mode: mode)
+    }
+
+    /// Records a media file (by content hash) so labels can refer to it.
+    public func register(sha256: String, path: String, kind: String, width: Int, height: Int, fps: Double, frames: Int) throws {
+        try store.registerMedia(sha256: sha256, path: path,
+                                facts: MediaFacts(kind: kind, width: width, height: height, fps: fps, frames: frames))
+    }
+
+    public func labels(of item: ItemRef) throws -> LabelSet {
+        try store.currentLabels(item: item, annotator: annotator)
+    }
+
+    public func apply(_ changes: [LabelChange], to item: ItemRef) throws {
+        if changes.count == 1, let change = changes.first {
+            let value = try change.value.flatMap { try LabelValue.parse(field: change.field, text: $0) }
+            try store.setLabel(item: item, field: change.field, value: value, annotator: annotator, session: storeSession)
+        } else {
+            // Several fields (carry forward) are one action: one transaction, one undo step.
+            var labels = try self.labels(of: item)
+            for change in changes { labels.apply(change) }
+            try store.setLabels(item: item, to: labels, annotator: annotator, session: storeSession)
+        }
+        try noteLabelled(item)
+    }
+
+    public func undo() throws -> ItemRef? {
+        let item = try store.undo(annotator: annotator, session: storeSession).first?.item
+        if let item { try noteLabelled(item) }
+        return item
+    }
+
+    public func redo() throws -> ItemRef? {
+        let item = try store.redo(annotator: annotator, session: storeSession).first?.item
+        if let item { try noteLabelled(item) }
+        return item
+    }
+
+    public func labelledFrames(ofMedia sha256: String) throws -> Set<Int> {
+        if labelled == nil {
+            var shaByID: [Int64: String] = [:]
+            for m in try store.allMedia() { shaByID[m.id] = m.sha256 }
+            var map: [String: Set<Int>] = [:]
+            let me = annotator.id
+            try store.forEachCurrentLabels(level: .frame) { mediaID, frame, annotatorID, _ in
+                guard annotatorID == me, let frame, let sha = shaByID[mediaID] else { return }
+                map[sha, default: []].insert(frame)
+            }
+            labelled = map
+        }
+        return labelled?[sha256] ?? []
+    }
+
+    private func noteLabelled(_ item: ItemRef) throws {
+        guard let frame = item.frame, labelled != nil else { return }
+        if try labels(of: item).isEmpty { labelled?[item.mediaSHA256]?.remove(frame) }
+        else { labelled?[item.mediaSHA256, default: []].insert(frame) }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraMedia
+import PleuraStore
+
+/// `pleura add FILE|DIR... --store DB`: registers media by content hash with their probe facts.
+struct AddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Register media files (content hash and probe facts) in a store.",
+        discussion: """
+            Folders are searched recursively for videos and images (mp4, mov, m4v, avi, mpeg, mpg, \
+            mkv, webm, gif, jpg, jpeg, png, bmp); files named directly are always probed. A file \
+            already registered under another path is recorded as moved and keeps its labels; a \
+            path whose content changed since it was registered is flagged (its old labels stay \
+            with the old content). Unreadable files are reported and the rest still run (exit 1).
+            """)
+
+    @Argument(help: "Media files or folders.")
+    var paths: [String]
+
+    @Option(help: "Store database (created when missing).")
+    var store: String
+
+    static let mediaExtensions: Set<String> = ["mp4", "mov", "m4v", "avi", "mpeg", "mpg", "mkv", "webm", "gif",
+                                                "jpg", "jpeg", "png", "bmp"]
+
+    func run() throws {
+        let db = try AnnotationStore.open(path: store)
+        var files: [String] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw PleuraError(file: path, "no such file or folder")
+            }
+            if isDir.boolValue {
+                let enumerator = fm.enumerator(atPath: path)
+                var found: [String] = []
+                while let rel = enumerator?.nextObject() as? String {
+                    let ext = (rel as NSString).pathExtension.lowercased()
+                    if Self.mediaExtensions.contains(ext) { found.append((path as NSString).appendingPathComponent(rel)) }
+                }
+                files += found.sorted()
+            } else {
+                files.append(path)
+            }
+        }
+        var added = 0, moved = 0, unchanged = 0, failed = 0
+        let showProgress = files.count > 1
+        for (i, file) in files.enumerated() {
+            let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            if showProgress {
+                FileHandle.standardError.write(Data("\r\u{1B}[K[\(i + 1)/\(files.count)] \(SafeText.sanitize(file))".utf8))
+            }
+            do {
+                let info = try MediaReader.probe(path: absolute)
+                let bytes = (try? fm.attributesOfItem(atPath: absolute)[.size] as? Int) ?? nil
+                if let old = try db.changedContent(atPath: absolute, sha256: info.sha256) {
+                    if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+                    reportError(PleuraError(file: file, "changed since it was registered on \(old.registeredAt) (was \(old.sha256.prefix(12))…): registered as new content; labels of the old content stay with it"))
+                }
+                let facts = MediaFacts(kind: info.kind, container: nil, codec: info.codec, width: info.width, height: info.height,
+                                       fps: info.fps, frames: info.frames, bytes: bytes)
+                switch try db.registerMedia(sha256: info.sha256, path: absolute, facts: facts) {
+                case .added: added += 1
+                case .moved(_, let from):
+                    moved += 1
+                    if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+                    FileHandle.standardError.write(Data("pleura: \(SafeText.sanitize(file)): same content as \(SafeText.sanitize(from)): recorded as moved, labels kept\n".utf8))
+                case .unchanged: unchanged += 1
+                }
+            } catch let error as PleuraError {
+                if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+                reportError(error)
+                failed += 1
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print("\(added) added, \(moved) moved, \(unchanged) already registered" + (failed > 0 ? ", \(failed) failed" : ""))
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

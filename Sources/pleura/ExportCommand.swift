@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraStore
+
+/// `pleura export --store DB --format csv|jsonl|labelstudio [--kind ...] -o FILE [--root DIR]`.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export current labels, ratings, reviews or predictions.",
+        discussion: """
+            csv writes the canonical label CSV (media,frame,annotator,a_lines,b1_lines,b2_lines,\
+            consolidation,severity,quality,note) or rating CSV (media,frame,annotator,model,method,\
+            target,rating,comment); rows are in a fixed order, so exporting, importing into an \
+            empty store and exporting again gives the same bytes. jsonl writes one JSON object per \
+            line (ratings with their layer and heatmap hash). labelstudio writes Label Studio tasks \
+            (labels only). Media paths are relative to --root (default: the current directory). \
+            The output file is replaced only when the export succeeded.
+            """)
+
+    @Option(help: "Store database.")
+    var store: String
+
+    @Option(help: "csv, jsonl or labelstudio.")
+    var format: ExchangeFormat
+
+    @Option(help: "labels, ratings, reviews or predictions.")
+    var kind: ExportKind = .labels
+
+    @Option(name: [.customShort("o"), .long], help: "Output file ('-' for standard output).")
+    var output: String
+
+    @Option(help: "Folder media paths are written relative to.")
+    var root: String?
+
+    @Option(help: "Only frame-level or only video-level labels.")
+    var level: ItemLevel?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store) else {
+            throw PleuraError(file: store, "no such store (create one with `pleura add` or `pleura import`)")
+        }
+        let db = try AnnotationStore.open(path: store)
+        let rootPath = root ?? FileManager.default.currentDirectoryPath
+        if format == .pocus { throw PleuraError(file: output, "pocus is an import-only format: export csv, jsonl or labelstudio") }
+        if format == .labelstudio && kind != .labels {
+            throw PleuraError(file: output, "Label Studio export holds labels (and their predictions): use --kind labels, or csv/jsonl for \(kind.rawValue)")
+        }
+        if output == "-" {
+            let sink = TextSink(handle: FileHandle.standardOutput)
+            try write(db, root: rootPath, to: sink)
+            return
+        }
+        // Write beside the target, then rename: a failed export never leaves half a file.
+        let target = URL(fileURLWithPath: output).standardizedFileURL
+        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
+        guard FileManager.default.createFile(atPath: temp.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temp.path) else {
+            throw PleuraError(file: output, "cannot write here (does the folder exist, and may you write to it?)")
+        }
+        do {
+            try write(db, root: rootPath, to: TextSink(handle: handle))
+            try handle.synchronize()
+            try handle.close()
+            if FileManager.default.fileExists(atPath: target.path) { _ = try FileManager.default.replaceItemAt(target, withItemAt: temp) }
+            else { try FileManager.default.moveItem(at: temp, to: target) }
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    private func write(_ db: AnnotationStore, root: String, to sink: TextSink) throws {
+        switch (kind, format) {
+        case (.labels, .csv): try db.exportLabelCSV(root: root, level: level, to: sink)
+        case (.labels, .jsonl): try db.exportLabelJSONLines(root: root, level: level, to: sink)
+        case (.labels, .labelstudio): try db.exportLabelStudio(root: root, level: level, to: sink)
+        case (.ratings, .csv): try db.exportRatingCSV(root: root, to: sink)
+        case (.ratings, _): try db.exportRatingJSONLines(root: root, to: sink)
+        case (.reviews, _): try db.exportReviews(root: root, format: format, to: sink)
+        case (.predictions, _): try db.exportPredictions(root: root, format: format, to: sink)
+        default: break
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraMedia
+import PleuraModel
+import PleuraStore
+
+/// Set by SIGINT/SIGTERM: `infer` finishes the frame in hand, commits it and stops.
+nonisolated(unsafe) private var inferStopRequested: sig_atomic_t = 0
+
+/// `pleura infer --store DB [--model PATH] [FILE...]`
+struct InferCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Store the model's predictions and heatmaps for every frame of the given files.",
+        discussion: """
+            For each frame: every head's class probabilities, and one heatmap (8-bit, with its sha256) \
+            of the default head's most probable class, keyed by the model file's sha256. Each frame is \
+            committed on its own, so the run can be interrupted (Ctrl-C finishes the frame in hand) and \
+            resumed: frames already done for this model are skipped. Without FILE, every media file \
+            registered in the store is processed. Progress (frames/s, ETA) goes to stderr.
+            """)
+
+    @Option(help: "The annotation store (SQLite file; created if missing).")
+    var store: String
+
+    @Argument(help: "Video or image files (default: all media in the store).")
+    var files: [String] = []
+
+    @Option(help: "Heatmap method: gradcam, gradcam++, layercam or pocovid.")
+    var method: String = "gradcam"
+
+    @Option(help: "Process every Nth frame (1 = all).")
+    var every: Int = 1
+
+    @Flag(help: "No progress line.")
+    var quiet = false
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() throws {
+        guard let cam = CAMMethod(name: method) else {
+            throw PleuraError(file: nil, "unknown --method \(method); use one of: " + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        guard every >= 1 else { throw PleuraError(file: nil, "--every must be 1 or more") }
+        let db = try AnnotationStore.open(path: store)
+        var paths = files
+        if paths.isEmpty {
+            paths = try db.allMedia().map(\.path)
+            if paths.isEmpty { throw PleuraError(file: store, "no media in the store and no FILE given; pass files to infer") }
+        }
+        // Open every file first: the progress total and ETA need the frame counts.
+        var readers: [(path: String, reader: MediaReader)] = []
+        var failed = 0
+        for p in paths {
+            do { readers.append((p, try MediaReader(path: p))) } catch let e as PleuraError { reportError(e); failed += 1 }
+        }
+        let model = try modelOptions.load()
+        let modelSHA = try SHA256.hexOfFile(atPath: model.modelURL.path)
+        let head = model.card.defaultHead
+
+        signal(SIGINT) { _ in inferStopRequested = 1 }
+        signal(SIGTERM) { _ in inferStopRequested = 1 }
+        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
+
+        let progress = InferProgress(total: readers.reduce(0) { $0 + ($1.reader.info.frames + every - 1) / every }, quiet: quiet)
+        for (path, reader) in readers {
+            let info = reader.info
+            let record = try db.registerMedia(sha256: info.sha256, path: path, facts: MediaFacts(
+                kind: info.kind, codec: info.codec, width: info.width, height: info.height, fps: info.fps, frames: info.frames)).record
+            let done = Set(try db.predictions(modelSHA256: modelSHA, head: head)
+                .filter { $0.item.mediaSHA256 == record.sha256 }.compactMap(\.item.frame))
+            do {
+                try reader.forEachFrame(format: .rgb24) { index, image in
+                    if inferStopRequested != 0 { throw InferInterrupted() }
+                    guard index % every == 0, let image else { return }
+                    if done.contains(index) { progress.skipped(file: path); return }
+                    let item = ItemRef(mediaSHA256: record.sha256, frame: index)
+                    let r = try model.analyse(image, targets: [.top(head: head)], methods: [cam])
+                    let map = r.heatmaps[0]
+                    let top = map.className
+                    let bytes = map.values.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
+                    // Heatmap first, predictions last: a frame counts as done once its predictions exist.
+                    try db.insertHeatmap(HeatmapRecord(item: item, modelSHA256: modelSHA, method: cam.rawValue, target: "\(head)/\(top)",
+                                                       layer: model.card.gradCAMLayer,
+                                                       map: PixelImage(width: map.width, height: map.height, format: .gray8, pixels: bytes)))
+                    var rows: [Prediction] = []
+                    for (h, probs) in r.predictions {
+                        for (c, p) in probs { rows.append(Prediction(item: item, modelSHA256: modelSHA, head: h, className: c, probability: Double(p))) }
+                    }
+                    try db.insertPredictions(rows)
+                    progress.did(file: path)
+                }
+            } catch is InferInterrupted {
+                progress.finish()
+                throw PleuraError(file: store, "interrupted after \(progress.processed) new frames; everything shown as done is saved, run the same command again to resume")
+            } catch let e as PleuraError {
+                reportError(e); failed += 1
+            }
+        }
+        progress.finish()
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+private struct InferInterrupted: Error {}
+
+/// The progress line: `infer 120/600 frames (30 skipped)  41.2 frames/s  ETA 0:11  clip.mp4`.
+/// Redrawn in place at most 4 times a second on a terminal; one line every 5 s otherwise.
+final class InferProgress {
+    let total: Int
+    let quiet: Bool
+    let tty = isatty(2) != 0
+    private(set) var processed = 0
+    private var skippedCount = 0
+    private let start = Measure.now()
+    private var lastDraw = 0.0
+
+    init(total: Int, quiet: Bool) { self.total = total; self.quiet = quiet }
+
+    func did(file: String) { processed += 1; draw(file: file) }
+    func skipped(file: String) { skippedCount += 1; draw(file: file) }
+
+    var elapsed: Double { Measure.now() - start }
+
+    var line: String {
+        let rate = elapsed > 0 ? Double(processed) / elapsed : 0
+        let remaining = total - processed - skippedCount
+        let eta = rate > 0 ? Int(Double(remaining) / rate) : 0
+        return String(format: "infer %d/%d frames%@  %.1f frames/s  ETA %d:%02d", processed + skippedCount, total,
+                      skippedCount > 0 ? " (\(skippedCount) already done)" : "", rate, eta / 60, eta % 60)
+    }
+
+    private func draw(file: String) {
+        guard !quiet else { return }
+        let now = elapsed
+        guard now - lastDraw >= (tty ? 0.25 : 5) else { return }
+        lastDraw = now
+        let name = SafeText.sanitize(URL(fileURLWithPath: file).lastPathComponent)
+        FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + line + "  " + name + (tty ? "" : "\n")).utf8))
+    }
+
+    func finish() {
+        guard !quiet else { return }
+        FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + line + String(format: "  done in %.1f s\n", elapsed)).utf8))
+    }
+}

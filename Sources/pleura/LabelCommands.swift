@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraMedia
+import PleuraRender
+import PleuraStore
+import PleuraTUI
+
+/// Options every TUI command shares.
+struct TUIOptions: ParsableArguments {
+    @Option(help: "The store (SQLite file) to use instead of the session's.")
+    var store: String?
+    @Option(help: "Keymap: default, vim, keypad or a .toml path (default: the session's).")
+    var keymap: String?
+    @Option(help: "Annotator name to record (default: the session's, else the login user).")
+    var annotator: String?
+    @Option(help: "Images: auto (probe the terminal), sixel, halfblock or none.")
+    var graphics: String = "auto"
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Open a session in the terminal; its mode (label, rate, review) comes from the file.",
+        discussion: "Without a session, opens Sessions/demo.toml: phantom clips Pleura makes itself on first use.")
+
+    @Argument(help: "Session file (Sessions/*.toml).")
+    var session: String = "Sessions/demo.toml"
+    @OptionGroup var options: TUIOptions
+
+    func run() throws { try TUILauncher.launch(sessionPath: session, requiredMode: nil, options: options) }
+}
+
+struct LabelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "label",
+        abstract: "Label frames and clips of a session in the terminal (ICLUS findings, severity 0–3, quality, notes).",
+        discussion: "Every change is committed to the store before the screen shows it; ? lists the keys.")
+
+    @Argument(help: "Session file (Sessions/*.toml).")
+    var session: String
+    @OptionGroup var options: TUIOptions
+
+    func run() throws { try TUILauncher.launch(sessionPath: session, requiredMode: .label, options: options) }
+}
+
+/// Everything between the command line and the screen: read and check the session and keymap,
+/// find the media, open the store, then hand the terminal to PleuraTUI. Every error before
+/// ``LabelApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
+/// untouched.
+enum TUILauncher {
+    static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions) throws {
+        let url = URL(fileURLWithPath: sessionPath).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw PleuraError(file: sessionPath, "no such session file (sessions live in Sessions/*.toml; try Sessions/demo.toml)")
+        }
+        let session = try Session.load(url)
+        let mode = requiredMode ?? session.mode
+        if let requiredMode, session.mode != requiredMode {
+            throw PleuraError(file: url.path, "is a \(session.mode.rawValue) session; open it with pleura \(session.mode.rawValue) or pleura run")
+        }
+        guard mode == .label else {
+            throw PleuraError(file: url.path, "\(mode.rawValue) mode is not available in this build of Pleura yet; label sessions work (mode = \"label\")")
+        }
+        var graphics: GraphicsMode? = nil
+        if options.graphics != "auto" {
+            guard let g = GraphicsMode(rawValue: options.graphics) else {
+                throw PleuraError(file: "--graphics", "'\(options.graphics)' must be auto, sixel, halfblock or none")
+            }
+            graphics = g
+        }
+        let keymap = try Keymap.resolve(options.keymap ?? session.keymap, sessionFile: url)
+        let controller = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        let ending = try LabelApp.run(controller) { fd in
+            TerminalProbe.probe(fd: fd).paneEncoder(override: graphics)
+        }
+        if case .signal(let sig) = ending { exit(128 + sig) }
+    }
+
+    /// Builds the controller for a label session (also used by the TUI benchmarks).
+    static func prepare(session: Session, keymap: Keymap, storePath: String?, annotator: String?) throws -> LabelController {
+        var session = session
+        if let annotator { session.annotator = annotator }
+        let media = try mediaFiles(session)
+        let storeURL = storePath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? session.store
+        try? FileManager.default.createDirectory(at: storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let store = try AnnotationStore.open(path: storeURL.path)
+        let backend = try StoreLabelBackend(store: store, annotator: session.annotator, sessionName: session.name)
+        let controller = LabelController(session: session, keymap: keymap, media: media, backend: backend) { url in
+            let clip = try MediaClipReader(url: url)
+            let info = clip.info
+            try backend.register(sha256: info.sha256, path: url.path, kind: info.kind, width: info.width,
+                                 height: info.height, fps: info.fps, frames: info.frames)
+            return clip
+        }
+        try controller.start()
+        return controller
+    }
+
+    /// The session's media files, in session order; phantom sessions get (and on first use
+    /// make, with progress on stderr) the phantom clips in the cache.
+    static func mediaFiles(_ session: Session) throws -> [URL] {
+        switch session.media {
+        case .files: return try session.mediaFiles()
+        case .phantom:
+            // PleuraPhantom's DemoMedia is not on main yet; this branch is wired when it lands.
+            throw PleuraError(file: session.file.path, "phantom sessions need PleuraPhantom's demo clips, which this build does not have yet")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import PleuraCore
+import PleuraStore
+
+/// `pleura stats --store DB [--json] [--level frame|video]`.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Agreement between annotators, rating summaries and model-vs-human figures.",
+        discussion: """
+            Over the current labels at one level (frame: labels of single frames; video: labels of \
+            whole clips). Severity: Fleiss' kappa, Krippendorff's alpha (nominal, ordinal, \
+            interval) and, per pair of annotators, Cohen's kappa and quadratic-weighted kappa. Each \
+            finding: Fleiss' kappa, Krippendorff's alpha (nominal), pairwise Cohen's kappa. Ratings \
+            (−3…3): mean, sd, median and histogram per rater, per class the map explains and per \
+            reference severity, plus agreement. Model: its stored predictions against each \
+            annotator (kappa, confusion matrix, sensitivity, specificity, precision, F1). \
+            "—" (null in JSON) marks a statistic that is undefined: too few pairs, or no variation.
+            """)
+
+    @Option(help: "Store database.")
+    var store: String
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    var json = false
+
+    @Option(help: "frame or video.")
+    var level: ItemLevel = .frame
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
+        let report = try AnnotationStore.open(path: store).statistics(level: level)
+        if json { print(report.json); return }
+        print(Self.tables(report))
+    }
+
+    static func fmt(_ d: Double?) -> String { d.map { String(format: "%.3f", $0) } ?? "—" }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                                                     : String(repeating: " ", count: widths[i] - c.count) + c }
+                .joined(separator: "  ")
+        }
+        return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
+            .map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    static func tables(_ r: StatisticsReport) -> String {
+        var out: [String] = []
+        out.append("\(r.level.rawValue)-level labels: \(r.items) items, annotators: \(r.annotators.isEmpty ? "none" : r.annotators.joined(separator: ", "))")
+        out.append("")
+        out.append("Agreement over all annotators (items with ≥ 2 answers)")
+        var rows = [["severity", String(r.severity.items), fmt(r.severity.fleissKappa), fmt(r.severity.krippendorffAlphaNominal),
+                     fmt(r.severity.krippendorffAlphaOrdinal), fmt(r.severity.krippendorffAlphaInterval)]]
+        for (f, a) in r.findings {
+            rows.append([f.csvName, String(a.items), fmt(a.fleissKappa), fmt(a.krippendorffAlphaNominal), "", ""])
+        }
+        out.append(table(["field", "items", "Fleiss κ", "α nominal", "α ordinal", "α interval"], rows))
+        out.append("")
+        out.append("Pairs of annotators")
+        var pairRows: [[String]] = []
+        for p in r.severity.pairwise { pairRows.append(["severity", p.a, p.b, String(p.n), fmt(p.cohenKappa), fmt(p.quadraticKappa)]) }
+        for (f, a) in r.findings { for p in a.pairwise { pairRows.append([f.csvName, p.a, p.b, String(p.n), fmt(p.cohenKappa), ""]) } }
+        out.append(pairRows.isEmpty ? "  (fewer than two annotators)" : table(["field", "a", "b", "n", "Cohen κ", "quadratic κ"], pairRows))
+        out.append("")
+        out.append("Heatmap ratings (−3 only distracting … 3 very helpful): \(r.ratingsCount)")
+        if r.ratingsCount > 0 {
+            func srow(_ name: String, _ s: RatingSummary) -> [String] {
+                [name, String(s.count), fmt(s.mean), fmt(s.sd), fmt(s.median), s.histogram.map(String.init).joined(separator: " ")]
+            }
+            var sr = [srow("all", r.ratingsOverall)]
+            sr += r.ratingsPerRater.map { srow("rater \($0.0)", $0.1) }
+            sr += r.ratingsPerPredictedClass.map { srow("class \($0.0)", $0.1) }
+            sr += r.ratingsPerTrueClass.map { srow("reference \($0.0)", $0.1) }
+            out.append(table(["group", "n", "mean", "sd", "median", "histogram −3…3"], sr))
+            let a = r.ratingsAgreement
+            out.append("  agreement: \(a.items) maps rated by ≥ 2, α ordinal \(fmt(a.krippendorffAlphaOrdinal)), α interval \(fmt(a.krippendorffAlphaInterval))")
+            for p in a.pairwise { out.append("  \(p.a) – \(p.b): n \(p.n), quadratic κ \(fmt(p.quadraticKappa))") }
+        }
+        for m in r.models {
+            out.append("")
+            out.append("Model \(m.model.prefix(16)) against each annotator")
+            var mr: [[String]] = []
+            for c in m.severity {
+                mr.append(["severity", c.annotator, String(c.n), fmt(c.cohenKappa), fmt(c.quadraticKappa), fmt(c.accuracy), "", "", "", ""])
+            }
+            for (f, list) in m.findings {
+                for c in list {
+                    let pos = c.perClass.count > 1 ? c.perClass[1] : c.perClass[0]
+                    mr.append([f.csvName, c.annotator, String(c.n), fmt(c.cohenKappa), "", fmt(c.accuracy), fmt(pos.sensitivity),
+                               fmt(pos.specificity), fmt(pos.precision), fmt(pos.f1)])
+                }
+            }
+            out.append(table(["field", "annotator", "n", "Cohen κ", "quadratic κ", "accuracy", "sens", "spec", "prec", "F1"], mr))
+        }
+        return out.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+            .map { SafeText.sanitize(String($0)) }.joined(separator: "\n")
+    }
+}

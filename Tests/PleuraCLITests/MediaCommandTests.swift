@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+import PleuraCore
+import PleuraTestSupport
+
+/// rgb24 pixels of every frame in `file` (a PNG written by `pleura frame`), decoded by ffmpeg.
+private func ffmpegRGB(_ file: URL) throws -> [UInt8] {
+    let r = try runProgram(TestEnv.which("ffmpeg")!, ["-nostdin", "-v", "error", "-i", file.path,
+                                                      "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+    guard r.status == 0 else { throw FixtureError("ffmpeg cannot read \(file.path): \(r.stderrText)") }
+    return [UInt8](r.stdout)
+}
+
+/// PSNR in dB between two equal-sized byte arrays (infinity when equal).
+private func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
+    var sum = 0.0
+    for i in a.indices { let d = Double(a[i]) - Double(b[i]); sum += d * d }
+    if sum == 0 { return .infinity }
+    return 10 * log10(255 * 255 / (sum / Double(a.count)))
+}
+
+private struct ProbeLine: Decodable {
+    var path: String, kind: String, codec: String, width: Int, height: Int, fps: Double, frames: Int, sha256: String
+}
+
+@Suite("pleura probe / frame against ffmpeg on ../shared/data/pocus",
+       .enabled(if: TestEnv.pocusDirectory != nil, "\(TestEnv.pocusMissing)"),
+       .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
+struct PocusMediaCommandTests {
+    /// For every file: `pleura probe`'s frame count equals the number of frames
+    /// `ffmpeg -i F -map 0:v:0 -f null -` decodes, and `pleura frame` for the first, middle and
+    /// last frame equals ffmpeg's `select=eq(n\,N)` frame as rgb24 (pixel-equal, or PSNR ≥ 45 dB).
+    ///
+    /// One ffmpeg run per file does both: output 0 is the null muxer (its `frame=` count is the
+    /// decoded count; `-f null` implies passthrough timing, so no frame is dropped or duplicated),
+    /// output 1 selects the three frames with `-fps_mode passthrough` into raw rgb24.
+    @Test func everyFileMatchesFFmpeg() async throws {
+        let files = try PocusManifest.entries()
+        let scratch = try TestEnv.makeTempDirectory("pleura-pocus-cli")
+        let cache = scratch.appendingPathComponent("cache").path
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let failures = await collectFailures(files) { entry in
+            let probe = try runPleura(["probe", entry.url.path], environment: ["PLEURA_CACHE_DIR": cache])
+            guard probe.status == 0 else { return ["\(entry.path): probe failed: \(probe.stderrText)"] }
+            let info = try JSONDecoder().decode(ProbeLine.self, from: probe.stdout)
+            let n = info.frames
+            let targets = Array(Set([0, n / 2, n - 1])).sorted()
+            let select = targets.map { "eq(n\\,\($0))" }.joined(separator: "+")
+            let raw = scratch.appendingPathComponent(UUID().uuidString + ".rgb")
+            let ff = try runProgram(TestEnv.which("ffmpeg")!, [
+                "-nostdin", "-hide_banner", "-threads", "1", "-i", entry.url.path,
+                "-map", "0:v:0", "-f", "null", "-",
+                "-map", "0:v:0", "-vf", "select=\(select)", "-fps_mode", "passthrough",
+                "-pix_fmt", "rgb24", "-f", "rawvideo", raw.path])
+            var problems: [String] = []
+            let decoded = try MediaFixtures.lastFrameCount(ff.stderrText)
+            if decoded != n { problems.append("\(entry.path): probe says \(n) frames, ffmpeg decodes \(decoded)") }
+            let reference = [UInt8](try Data(contentsOf: raw))
+            try? FileManager.default.removeItem(at: raw)
+            let frameBytes = info.width * info.height * 3
+            guard reference.count == frameBytes * targets.count else {
+                return problems + ["\(entry.path): ffmpeg gave \(reference.count) bytes for \(targets.count) frames"]
+            }
+            for (i, index) in targets.enumerated() {
+                let png = scratch.appendingPathComponent(UUID().uuidString + ".png")
+                let r = try runPleura(["frame", entry.url.path, "--index", "\(index)", "-o", png.path],
+                                      environment: ["PLEURA_CACHE_DIR": cache])
+                guard r.status == 0 else { problems.append("\(entry.path) #\(index): \(r.stderrText)"); continue }
+                let mine = try ffmpegRGB(png)
+                try? FileManager.default.removeItem(at: png)
+                let expected = Array(reference[(i * frameBytes)..<((i + 1) * frameBytes)])
+                guard mine.count == expected.count else { problems.append("\(entry.path) #\(index): size differs"); continue }
+                if mine != expected {
+                    let db = psnr(mine, expected)
+                    if db < 45 { problems.append("\(entry.path) #\(index): PSNR \(db) dB < 45") }
+                }
+            }
+            return problems
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+}
+
+@Suite("pleura probe / frame on bad input", .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
+struct MediaCommandBadInputTests {
+    let dir: URL
+    let files: [String: URL]
+    let good: URL
+    let env: [String: String]
+
+    init() throws {
+        dir = try TestEnv.makeTempDirectory("pleura-cli-bad")
+        files = try MediaFixtures.badInputs(in: dir)
+        good = try MediaFixtures.clip("good.mp4", in: dir, frames: 12, arguments: ["-c:v", "libx264"])
+        env = ["PLEURA_CACHE_DIR": dir.appendingPathComponent("cache").path]
+    }
+
+    /// The cases a root user can observe (root reads chmod-000 files).
+    var observable: [String] { files.keys.sorted().filter { $0 != "unreadable" || getuid() != 0 } }
+
+    @Test func probeReportsEachBadFileAndGoesOn() throws {
+        let bad = observable.map { files[$0]!.path }
+        let r = try runPleura(["probe", good.path] + bad + [good.path], environment: env)
+        #expect(r.status != 0)
+        let out = r.stdoutText.split(separator: "\n")
+        #expect(out.count == 2, "the good file is reported before and after the bad ones")
+        for line in out { #expect(line.contains("\"frames\":12")) }
+        let errors = r.stderrText.split(separator: "\n")
+        #expect(errors.count == bad.count, "one line per bad file:\n\(r.stderrText)")
+        for path in bad { #expect(errors.contains { $0.hasPrefix("pleura: \(path): ") }, "\(path)") }
+    }
+
+    @Test(arguments: ["empty", "truncated", "random", "text", "directory", "huge"])
+    func frameFailsWithOneLine(_ name: String) throws {
+        let path = files[name]!.path
+        let r = try runPleura(["frame", path, "--index", "0", "-o", dir.appendingPathComponent("out-\(name).png").path], environment: env)
+        #expect(r.status == 1)
+        #expect(r.stdoutText.isEmpty)
+        let lines = r.stderrText.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("pleura: \(path): "), "\(r.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out-\(name).png").path))
+    }
+
+    @Test func unreadableFileAsAnUnprivilegedUser() throws {
+        let path = files["unreadable"]!.path
+        if getuid() != 0 {
+            let r = try runPleura(["probe", path], environment: env)
+            #expect(r.status == 1 && r.stderrText.hasPrefix("pleura: \(path): cannot read"))
+            return
+        }
+        // Root reads chmod-000 files, so run pleura as `nobody` (setpriv, util-linux) when the
+        // binary is reachable for that user; otherwise say why the case is skipped.
+        guard let setpriv = TestEnv.which("setpriv") else {
+            print("unreadableFileAsAnUnprivilegedUser: skipped (running as root and setpriv is missing)"); return
+        }
+        let probeAsNobody = try runProgram(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                     TestEnv.pleuraBinary.path, "version"])
+        guard probeAsNobody.status == 0 else {
+            print("unreadableFileAsAnUnprivilegedUser: skipped (the pleura binary is not executable by nobody: \(probeAsNobody.stderrText))"); return
+        }
+        chmod(dir.path, 0o755)
+        let r = try runProgram(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                         TestEnv.pleuraBinary.path, "probe", path],
+                               environment: ["PLEURA_CACHE_DIR": "/tmp/pleura-nobody-cache-\(getpid())", "HOME": "/tmp"])
+        #expect(r.status == 1)
+        #expect(r.stderrText.hasPrefix("pleura: \(path): cannot read the file (Permission denied)"), "\(r.stderrText)")
+    }
+
+    @Test func frameWritesThePNGAndRefusesAnIndexOutOfRange() throws {
+        let out = dir.appendingPathComponent("f.png")
+        var r = try runPleura(["frame", good.path, "--index", "11", "-o", out.path], environment: env)
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(try Data(contentsOf: out).prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        r = try runPleura(["frame", good.path, "--index", "12", "-o", out.path], environment: env)
+        #expect(r.status == 1)
+        #expect(r.stderrText.contains("frame 12 does not exist: the file has 12 frames (0–11)"))
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import GRDB
+import Testing
+import PleuraCore
+import PleuraTestSupport
+@testable import PleuraStore
+
+/// Two clips registered under /data, three annotators with awkward labels.
+private struct Populated {
+    let store: AnnotationStore
+    let shas: [String]
+
+    init(_ name: String = "src") throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-exchange")
+        store = try AnnotationStore.open(path: dir.appendingPathComponent("\(name).sqlite").path)
+        shas = ["clip a", "clip b"].map { SHA256.hex(of: Array($0.utf8)) }
+        try Self.register(store, shas)
+    }
+
+    static func register(_ store: AnnotationStore, _ shas: [String]) throws {
+        try store.registerMedia(sha256: shas[0], path: "/data/clips/a, comma.mp4", facts: MediaFacts(kind: "video", frames: 50))
+        try store.registerMedia(sha256: shas[1], path: "/data/clips/b.mp4", facts: MediaFacts(kind: "video", frames: 50))
+    }
+
+    func fill() throws {
+        for (n, name) in ["zoe", "alice", "Émile"].enumerated() {
+            let a = try store.annotator(named: name, role: .labeller)
+            let s = try store.beginSession(annotator: a, name: "t", mode: "label")
+            for frame in [nil, 0, 3, 10] as [Int?] {
+                var l = LabelSet()
+                l[.aLines] = (frame ?? 0) % 2 == 0
+                if n > 0 { l[.b1Lines] = true }
+                if frame == 3 { l[.b2Lines] = false; l[.consolidation] = n == 2 }
+                l.severity = Severity(rawValue: ((frame ?? 1) + n) % 4)
+                l.quality = frame == 10 ? .poor : .ok
+                if frame == 0 { l.note = "note by \(name): comma, \"quotes\"\nand a second line; ünïcödé" }
+                try store.setLabels(item: ItemRef(mediaSHA256: shas[n % 2], frame: frame), to: l, annotator: a, session: s)
+            }
+        }
+        let rater = try store.annotator(named: "rita", role: .rater)
+        let rs = try store.beginSession(annotator: rater, name: "r", mode: "rate")
+        for (i, target) in ["covid", "regular"].enumerated() {
+            let ctx = HeatmapContext(modelSHA256: "m1", method: "gradcam", layer: "features.3", target: target, heatmapSHA256: "h\(i)")
+            try store.setRating(item: ItemRef(mediaSHA256: shas[0], frame: 3), context: ctx,
+                                rating: HeatmapRating(rawValue: i == 0 ? -3 : 2), comment: i == 0 ? "only, \"distracting\"" : nil,
+                                annotator: rater, session: rs)
+        }
+    }
+
+    func export(_ body: (AnnotationStore, TextSink) throws -> Void) rethrows -> String {
+        let sink = TextSink()
+        try body(store, sink)
+        return sink.text
+    }
+}
+
+private func emptyStore() throws -> AnnotationStore {
+    let dir = try TestEnv.makeTempDirectory("pleura-exchange")
+    return try AnnotationStore.open(path: dir.appendingPathComponent("dst.sqlite").path)
+}
+
+@Test func labelCSVRoundTripIsByteIdentical() throws {
+    let src = try Populated()
+    try src.fill()
+    let first = try src.export { try $0.exportLabelCSV(root: "/data", to: $1) }
+    #expect(first.hasPrefix("media,frame,annotator,a_lines,b1_lines,b2_lines,consolidation,severity,quality,note\n"))
+    #expect(first.contains("\"clips/a, comma.mp4\",,Émile,") || first.contains("\"clips/a, comma.mp4\",,alice"))
+    let dst = try emptyStore()
+    try Populated.register(dst, src.shas)
+    let summary = try dst.importLabelCSV(text: first, file: "labels.csv", root: "/data")
+    #expect(summary.rows == 12)
+    let sink = TextSink()
+    try dst.exportLabelCSV(root: "/data", to: sink)
+    #expect(sink.text == first)
+    // Importing the same file again changes nothing.
+    #expect(try dst.importLabelCSV(text: first, file: "labels.csv", root: "/data").events == 0)
+    // The same rows with CRLF line ends and a BOM import to the same labels.
+    let crlf = "\u{FEFF}" + first.replacingOccurrences(of: "\n", with: "\r\n")
+    let third = try emptyStore()
+    try Populated.register(third, src.shas)
+    try third.importLabelCSV(text: crlf, file: "crlf.csv", root: "/data")
+    let sink3 = TextSink()
+    try third.exportLabelCSV(root: "/data", to: sink3)
+    // Notes keep their own line break as written (CRLF inside the quoted note is data).
+    #expect(sink3.text.replacingOccurrences(of: "\r\n", with: "\n") == first)
+}
+
+@Test func ratingCSVRoundTripIsByteIdentical() throws {
+    let src = try Populated()
+    try src.fill()
+    let first = try src.export { try $0.exportRatingCSV(root: "/data", to: $1) }
+    #expect(first == #"""
+        media,frame,annotator,model,method,target,rating,comment
+        "clips/a, comma.mp4",3,rita,m1,gradcam,covid,-3,"only, ""distracting"""
+        "clips/a, comma.mp4",3,rita,m1,gradcam,regular,2,
+
+        """#)
+    let dst = try emptyStore()
+    try Populated.register(dst, src.shas)
+    try dst.importRatingCSV(text: first, file: "ratings.csv", root: "/data")
+    #expect(try (TextSink()).then { try dst.exportRatingCSV(root: "/data", to: $0) }.text == first)
+}
+
+@Test func jsonLinesRoundTripKeepsLayerAndHeatmap() throws {
+    let src = try Populated()
+    try src.fill()
+    let labels = try src.export { try $0.exportLabelJSONLines(root: "/data", to: $1) }
+    let ratings = try src.export { try $0.exportRatingJSONLines(root: "/data", to: $1) }
+    #expect(ratings.contains("\"heatmap_sha256\":\"h0\"") && ratings.contains("\"layer\":\"features.3\""))
+    let dst = try emptyStore()
+    try Populated.register(dst, src.shas)
+    try dst.importJSONLines(text: labels + ratings, file: "all.jsonl", root: "/nowhere")   // media found by sha256
+    #expect(try TextSink().then { try dst.exportLabelJSONLines(root: "/data", to: $0) }.text == labels)
+    #expect(try TextSink().then { try dst.exportRatingJSONLines(root: "/data", to: $0) }.text == ratings)
+    #expect(try TextSink().then { try dst.exportLabelCSV(root: "/data", to: $0) }.text
+            == (try src.export { try $0.exportLabelCSV(root: "/data", to: $1) }))
+}
+
+@Test func labelStudioRoundTripAndPredictions() throws {
+    let src = try Populated()
+    try src.fill()
+    try src.store.insertPredictions([
+        Prediction(item: ItemRef(mediaSHA256: src.shas[0], frame: 0), modelSHA256: "m1", head: "severity", className: "2", probability: 0.625),
+        Prediction(item: ItemRef(mediaSHA256: src.shas[0], frame: 0), modelSHA256: "m1", head: "severity", className: "1", probability: 0.25),
+    ])
+    let tasks = try src.export { try $0.exportLabelStudio(root: "/data", to: $1) }
+    let parsed = try JSONSerialization.jsonObject(with: Data(tasks.utf8)) as? [[String: Any]]
+    #expect(parsed?.count == 8)   // 2 clips × (video + 3 frames) with labels
+    #expect(tasks.contains("\"model_version\":\"m1\"") && tasks.contains("\"score\":0.625"))
+    let dst = try emptyStore()
+    try Populated.register(dst, src.shas)
+    let summary = try dst.importLabelStudio(text: tasks, file: "tasks.json", root: "/data")
+    #expect(summary.predictions == 1)   // the top class per head is what the export carries
+    #expect(try dst.predictions().first?.probability == 0.625)
+    #expect(try TextSink().then { try dst.exportLabelCSV(root: "/data", to: $0) }.text
+            == (try src.export { try $0.exportLabelCSV(root: "/data", to: $1) }))
+}
+
+@Test func labelStudioImportOfForeignTasks() throws {
+    let dst = try emptyStore()
+    let shas = ["clip a", "clip b"].map { SHA256.hex(of: Array($0.utf8)) }
+    try Populated.register(dst, shas)
+    let json = """
+    [{"id": 7, "data": {"video": "/data/local-files/?d=clips/b.mp4", "frame": 4},
+      "annotations": [{"completed_by": 3, "result": [
+         {"from_name": "findings", "to_name": "video", "type": "choices", "value": {"choices": ["b2_lines", "consolidation"]}},
+         {"from_name": "severity", "to_name": "video", "type": "choices", "value": {"choices": ["3"]}},
+         {"from_name": "comment", "to_name": "video", "type": "textarea", "value": {"text": ["ignored control"]}}]},
+        {"completed_by": {"email": "x@y"}, "was_cancelled": true, "result": []}],
+      "predictions": [{"model_version": "net-v2", "score": 0.9, "result": [
+         {"from_name": "severity", "to_name": "video", "type": "choices", "value": {"choices": ["2"]}}]}]}]
+    """
+    let s = try dst.importLabelStudio(text: json, file: "ls.json", root: "/data")
+    #expect(s.annotators == ["labelstudio-user-3"] && s.predictions == 1)
+    let who = try #require(try dst.annotator(named: "labelstudio-user-3"))
+    let labels = try dst.currentLabels(item: ItemRef(mediaSHA256: shas[1], frame: 4), annotator: who)
+    #expect(labels[.b2Lines] == true && labels[.consolidation] == true && labels.severity?.rawValue == 3 && labels[.aLines] == nil)
+    let bad = #"[{"id": 1, "data": {"video": "clips/b.mp4"}, "annotations": [{"completed_by": 1, "result": [{"from_name": "severity", "value": {"choices": ["4"]}}]}]}]"#
+    let error = try #require(throws: PleuraError.self) { try dst.importLabelStudio(text: bad, file: "bad.json", root: "/data") }
+    #expect(error.description.contains("bad.json: task 1 (id 1): severity '4'"))
+}
+
+@Test func badCSVInputNamesFileAndLineAndImportsNothing() throws {
+    let src = try Populated()
+    let header = LabelRecord.header.joined(separator: ",") + "\n"
+    let good = "clips/b.mp4,1,alice,1,,,,2,ok,\n"
+    func expectError(_ text: String, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let before = try src.store.eventCount()
+        let error = try #require(throws: PleuraError.self, sourceLocation: sourceLocation) {
+            try src.store.importLabelCSV(text: text, file: "in.csv", root: "/data")
+        }
+        #expect(error.file == "in.csv", sourceLocation: sourceLocation)
+        #expect(error.reason.contains(fragment), "\(error.reason)", sourceLocation: sourceLocation)
+        #expect(try src.store.eventCount() == before, "nothing imported", sourceLocation: sourceLocation)
+    }
+    try expectError(header + good + "clips/b.mp4,2,alice,1,,,,4,ok,\n", "line 3: severity '4'")
+    try expectError(header + good + "clips/missing.mp4,2,alice,1,,,,1,ok,\n", "line 3: unknown media 'clips/missing.mp4'")
+    try expectError(header + good + "clips/b.mp4,2,alice,1,,,\n", "line 3: expected 10 fields")
+    try expectError(header + good + "clips/b.mp4,x,alice,1,,,,1,ok,\n", "line 3: frame 'x'")
+    try expectError(header + good + good, "line 3: duplicate row")
+    try expectError(header + good + header, "line 3: the header appears again")
+    try expectError(good, "line 1: no header")
+    try expectError("media,frame,annotator\n" + good, "line 1: header must be exactly")
+    try expectError(header + good + "clips/b.mp4,5,alice,1,,,,1,ok,\"unterminated\n", "line 3: a quoted field is never closed")
+    try expectError("", "empty file")
+    // Quoted commas and newlines in notes are data, and line numbers count physical lines.
+    try expectError(header + "clips/b.mp4,1,alice,1,,,,2,ok,\"a, b\nc\"\nclips/b.mp4,2,alice,2,,,,,,\n", "line 4: a_lines '2'")
+    // Ratings: 5 is out of range.
+    let ratingError = try #require(throws: PleuraError.self) {
+        try src.store.importRatingCSV(text: RatingRecord.header.joined(separator: ",") + "\nclips/b.mp4,1,r,m,gradcam,covid,5,\n",
+                                      file: "r.csv", root: "/data")
+    }
+    #expect(ratingError.reason == "line 2: rating '5' must be an integer from -3 to 3")
+    #expect(try src.store.eventCount() == 0)
+    // And a good file goes in.
+    #expect(try src.store.importLabelCSV(text: header + good, file: "in.csv", root: "/data").events == 3)
+}
+
+@Test func movedMediaAreFoundByContent() throws {
+    // A CSV naming a path the store never saw still imports when the file there has known content.
+    let dir = try TestEnv.makeTempDirectory("pleura-exchange")
+    let file = dir.appendingPathComponent("renamed.mp4")
+    try Data("clip a".utf8).write(to: file)
+    let src = try Populated()
+    let csv = LabelRecord.header.joined(separator: ",") + "\nrenamed.mp4,0,alice,1,,,,,,\n"
+    try src.store.importLabelCSV(text: csv, file: "x.csv", root: dir.path)
+    let alice = try #require(try src.store.annotator(named: "alice"))
+    #expect(try src.store.currentLabels(item: ItemRef(mediaSHA256: src.shas[0], frame: 0), annotator: alice)[.aLines] == true)
+}
+
+@Test func statisticsMatchDirectComputation() throws {
+    let src = try Populated()
+    let names = ["ann", "bob", "cy"]
+    let severities = [[0, 1, 2, 3, 3, 2, 1, 0], [0, 1, 2, 2, 3, 2, 0, 0], [1, 1, 2, 3, 3, nil, 1, 0]] as [[Int?]]
+    for (k, name) in names.enumerated() {
+        let a = try src.store.annotator(named: name, role: .labeller)
+        let s = try src.store.beginSession(annotator: a, name: "t", mode: "label")
+        for (frame, sev) in severities[k].enumerated() {
+            var l = LabelSet()
+            l.severity = sev.flatMap { Severity(rawValue: $0) }
+            l[.aLines] = frame % 3 == k % 2
+            try src.store.setLabels(item: ItemRef(mediaSHA256: src.shas[0], frame: frame), to: l, annotator: a, session: s)
+        }
+    }
+    let report = try src.store.statistics(level: .frame)
+    #expect(report.items == 8 && report.annotators == names)
+    let data = severities.map { $0.map { $0.map(Double.init) } }
+    #expect(report.severity.krippendorffAlphaOrdinal == Agreement.krippendorffAlpha(data, level: .ordinal))
+    #expect(report.severity.fleissKappa == Agreement.fleissKappa(ratings: (0..<8).map { i in severities.map { $0[i] } }, categories: [0, 1, 2, 3]))
+    let ab = try #require(report.severity.pairwise.first)
+    #expect(ab.a == "ann" && ab.b == "bob" && ab.n == 8)
+    #expect(ab.quadraticKappa == Agreement.cohenKappa(severities[0].map { $0! }, severities[1].map { $0! }, categories: [0, 1, 2, 3], weighting: .quadratic))
+    #expect(report.severity.pairwise.count == 3 && report.severity.pairwise[1].n == 7)
+    let json = report.json
+    for key in ["\"krippendorff_alpha_ordinal\"", "\"fleiss_kappa\"", "\"pairwise\"", "\"quadratic_kappa\"", "\"a_lines\"",
+                "\"b1_lines\"", "\"b2_lines\"", "\"consolidation\"", "\"krippendorff_alpha_nominal\"", "\"ratings\"", "\"model\""] {
+        #expect(json.contains(key), "\(key)")
+    }
+    #expect((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil)
+    #expect(try src.store.statistics(level: .video).items == 0)
+}
+
+extension TextSink {
+    /// Runs `body` with this sink and returns it (for one-line exports in tests).
+    func then(_ body: (TextSink) throws -> Void) rethrows -> TextSink { try body(self); return self }
+}
