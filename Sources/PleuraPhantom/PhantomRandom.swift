@@ -1,4 +1,6 @@
-/// The phantom's own random numbers: xoshiro256** seeded through SplitMix64.
+import PleuraCore
+
+/// The phantom's own random numbers: xoshiro256** seeded through PleuraCore's SplitMix64.
 ///
 /// Not Foundation's or the standard library's generators: "same seed, same bytes" must hold across
 /// Swift releases, and the algorithms behind `Int.random(in:using:)` are an implementation detail
@@ -8,15 +10,8 @@ struct PhantomRandom {
     private var spareGaussian: Double?
 
     init(seed: UInt64) {
-        var splitmix = seed
-        func next() -> UInt64 {
-            splitmix &+= 0x9E37_79B9_7F4A_7C15
-            var z = splitmix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = next(); s1 = next(); s2 = next(); s3 = next()
+        var splitmix = SplitMix64(seed: seed)
+        s0 = splitmix.next(); s1 = splitmix.next(); s2 = splitmix.next(); s3 = splitmix.next()
     }
 
     /// An independent stream for sub-task `index` of `seed` (clip i of a set), so clip i is the
