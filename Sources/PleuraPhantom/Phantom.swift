@@ -50,7 +50,7 @@ public struct PhantomGenerator: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw PleuraError(file: folder.path, "cannot create the output folder (\(error.localizedDescription))")
+            throw PleuraError(file: folder.path, "cannot create the output folder (\(directoryReason(folder, error))); choose a writable folder with -o")
         }
         var records: [LabelRecord] = []
         var urls: [URL] = []
@@ -118,7 +118,7 @@ public struct PhantomGenerator: Sendable {
         do {
             try data.write(to: partial)
         } catch {
-            throw PleuraError(file: url.path, "cannot write (\(error.localizedDescription))")
+            throw PleuraError(file: url.path, "cannot write (\(systemReason(error)))")
         }
         try replace(url, with: partial)
     }
@@ -130,6 +130,30 @@ public struct PhantomGenerator: Sendable {
             throw PleuraError(file: url.path, "cannot move the finished file into place (\(reason))")
         }
     }
+}
+
+/// The operating system's words for a failed file operation ("Permission denied", "Not a
+/// directory"), which say more than Foundation's generic "could not be completed".
+func systemReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return ns.localizedDescription
+}
+
+/// Why `folder` could not be created: Foundation on Linux often hides the system error, so the
+/// last component is tried once more with mkdir(2) to get errno's words.
+func directoryReason(_ folder: URL, _ error: Error) -> String {
+    if mkdir(folder.path, 0o755) != 0 {
+        let code = errno
+        if code != EEXIST { return String(cString: strerror(code)) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "a file of that name is in the way"
+        }
+    }
+    return systemReason(error)
 }
 
 /// The demo session's media: phantom clips generated once into the cache and reused.
@@ -153,7 +177,7 @@ public enum DemoMedia {
         do {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         } catch {
-            throw PleuraError(file: cache.path, "cannot create the cache folder (\(error.localizedDescription)); set PLEURA_CACHE_DIR to a writable folder")
+            throw PleuraError(file: cache.path, "cannot create the cache folder (\(directoryReason(cache, error))); set PLEURA_CACHE_DIR to a writable folder")
         }
         removeAbandonedTemporaries(of: name, in: cache)
         let temporary = cache.appendingPathComponent(".\(name).tmp-\(getpid())")
