@@ -268,7 +268,7 @@ struct PhantomClip {
                             // Consolidated lung: tissue-like, as bright as muscle and blotchy,
                             // merging into the aerated lung over its last few samples.
                             let inside = min((consDepth - d) / 6, 1)
-                            e = (0.07 + 0.15 * exp(-d / 45)) * (1 - inside)
+                            e = (0.05 + 0.11 * exp(-d / 40)) * (1 - inside)
                                 + inside * 0.62 * (1 + 0.35 * consolidationTexture(u, d))
                             for b in bronchograms {
                                 let dz = (Double(d) - b.depth) / b.radius
@@ -278,13 +278,13 @@ struct PhantomClip {
                             }
                         } else {
                             // Aerated lung: a faint haze, the A-line reverberations and B-lines.
-                            e = 0.07 + 0.15 * exp(-d / 45)
+                            e = 0.05 + 0.11 * exp(-d / 40)
                             if aAmp > 0 {
                                 let k = (zf / zs).rounded()
                                 if k >= 2 {
                                     let sigma = 2.0 + 0.6 * (k - 2)
                                     let x = (zf - k * zs) / sigma
-                                    if abs(x) < 4 { e += aAmp * 4.5 * pow(0.45, k - 2) * exp(-x * x) }
+                                    if abs(x) < 4 { e += aAmp * 3.4 * pow(0.5, k - 2) * exp(-x * x) }
                                 }
                             }
                             if bAdd > 0 { e += bAdd * min(1, (d + 2) / 5) }
