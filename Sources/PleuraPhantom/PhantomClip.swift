@@ -220,7 +220,8 @@ struct PhantomClip {
         // The lung's texture decorrelates slowly: a rotation between two independent fields keeps
         // the Rayleigh statistics while the grain changes over about two seconds.
         let angle = 0.05 * Double(t)
-        let ca = Float(cos(angle)), sa = Float(sin(angle))
+        // (cos as a shifted sin: an optimising build would fuse sin and cos into sincos.)
+        let ca = Float(sin(angle + Double.pi / 2)), sa = Float(sin(angle))
         let lungWidth = lines + 2 * margin
         let lnFloor = log(Self.floorAmplitude)
         let lnScale = 255 / (log(Self.ceilingAmplitude) - lnFloor)
