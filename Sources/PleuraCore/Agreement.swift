@@ -75,19 +75,30 @@ public enum Agreement {
     /// numbers it is the usual generalisation (per-subject agreement over that subject's pairs,
     /// category shares over all ratings).
     public static func fleissKappa(counts: [[Int]]) -> Double? {
-        let rows = counts.filter { $0.reduce(0, +) >= 2 }
-        guard let k = rows.first?.count, k > 0 else { return nil }
+        guard let k = counts.first?.count, k > 0 else { return nil }
+        return fleissKappa(flatCounts: counts.flatMap { $0 }, categories: k)
+    }
+
+    /// ``fleissKappa(counts:)`` over a flat table: subject i's count of category j at
+    /// `flatCounts[i * categories + j]` (no per-subject arrays, for a million labels).
+    public static func fleissKappa(flatCounts: [Int], categories k: Int) -> Double? {
+        guard k > 0, flatCounts.count % k == 0 else { return nil }
         var categoryTotals = [Double](repeating: 0, count: k)
-        var agreementSum = 0.0
-        var totalRatings = 0.0
-        for row in rows {
-            let n = Double(row.reduce(0, +))
-            var squares = 0.0
-            for (j, c) in row.enumerated() { categoryTotals[j] += Double(c); squares += Double(c * c) }
-            agreementSum += (squares - n) / (n * (n - 1))
-            totalRatings += n
+        var agreementSum = 0.0, totalRatings = 0.0
+        var subjects = 0
+        flatCounts.withUnsafeBufferPointer { c in
+            for start in stride(from: 0, to: c.count, by: k) {
+                var n = 0, squares = 0
+                for j in 0..<k { let x = c[start + j]; n += x; squares += x * x }
+                guard n >= 2 else { continue }
+                for j in 0..<k { categoryTotals[j] += Double(c[start + j]) }
+                agreementSum += Double(squares - n) / Double(n * (n - 1))
+                totalRatings += Double(n)
+                subjects += 1
+            }
         }
-        let meanAgreement = agreementSum / Double(rows.count)
+        guard subjects > 0 else { return nil }
+        let meanAgreement = agreementSum / Double(subjects)
         let chance = categoryTotals.reduce(0) { $0 + ($1 / totalRatings) * ($1 / totalRatings) }
         guard chance != 1 else { return nil }
         return (meanAgreement - chance) / (1 - chance)
@@ -129,16 +140,30 @@ public enum Agreement {
         let domain = Array(Set(units.joined())).sorted()
         guard domain.count > 0 else { return nil }
         let index = Dictionary(uniqueKeysWithValues: domain.enumerated().map { ($1, $0) })
+        var counts = [Int](repeating: 0, count: units.count * domain.count)
+        for (u, values) in units.enumerated() { for x in values { counts[u * domain.count + index[x]!] += 1 } }
+        return krippendorffAlpha(valueCounts: counts, values: domain, level: level)
+    }
+
+    /// Krippendorff's alpha from value counts, as the `krippendorff` package's `value_counts`
+    /// input: unit u gave value `values[v]` `valueCounts[u * values.count + v]` times. `values`
+    /// must be sorted ascending (the ordinal metric ranks by position); values no unit pairs
+    /// change nothing.
+    public static func krippendorffAlpha(valueCounts: [Int], values domain: [Double], level: Level) -> Double? {
         let v = domain.count
+        guard v > 0, valueCounts.count % v == 0 else { return nil }
         var o = [Double](repeating: 0, count: v * v)
-        var counts = [Double](repeating: 0, count: v)
-        for values in units where values.count >= 2 {
-            for i in counts.indices { counts[i] = 0 }
-            for x in values { counts[index[x]!] += 1 }
-            let m = Double(values.count)
-            for c in 0..<v where counts[c] > 0 {
-                for k in 0..<v where counts[k] > 0 {
-                    o[c * v + k] += (counts[c] * counts[k] - (c == k ? counts[c] : 0)) / (m - 1)
+        valueCounts.withUnsafeBufferPointer { c in
+            for start in stride(from: 0, to: c.count, by: v) {
+                var m = 0
+                for j in 0..<v { m += c[start + j] }
+                guard m >= 2 else { continue }
+                let scale = 1 / Double(m - 1)
+                for a in 0..<v where c[start + a] > 0 {
+                    let ca = Double(c[start + a])
+                    for b in 0..<v where c[start + b] > 0 {
+                        o[a * v + b] += (ca * Double(c[start + b]) - (a == b ? ca : 0)) * scale
+                    }
                 }
             }
         }

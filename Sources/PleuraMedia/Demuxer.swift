@@ -45,7 +45,7 @@ final class DemuxedStream {
         let openStatus = avformat_open_input(&format, path, nil, nil)
         guard openStatus >= 0, let format else {
             if openStatus == pleura_averror_invaliddata() && Self.startsLikeMP4(path) {
-                throw PleuraError(file: path, "an MP4/MOV file without its index (moov atom): the file is incomplete — a truncated copy or an unfinished recording; copy it again from the source")
+                throw PleuraError(file: path, "an MP4/MOV file whose index (moov atom) is missing or damaged: the file is incomplete — a truncated copy or an unfinished recording; copy it again from the source")
             }
             throw PleuraError(file: path, "not a video or image file Pleura can read (\(FFmpegSupport.describe(openStatus)))")
         }
@@ -74,7 +74,7 @@ final class DemuxedStream {
                 throw PleuraError(file: path, "not a video or image file Pleura can read (\(FFmpegSupport.describe(infoStatus)))")
             }
             throw PleuraError(file: path, streamIndex == pleura_averror_decoder_not_found()
-                              ? "no decoder for its video stream in this FFmpeg build"
+                              ? "no decoder for its video codec in this FFmpeg build (or its header is damaged)"
                               : "has no video stream (audio or data only)")
         }
         let stream = format.pointee.streams[Int(streamIndex)]!

@@ -105,6 +105,7 @@ final class TorchShim: @unchecked Sendable {
         for path in candidatePaths() {
             if path.contains("/") && !FileManager.default.fileExists(atPath: path) { continue }
             if let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) {
+                openedLock.lock(); opened = true; openedLock.unlock()
                 return try TorchShim(path: path, handle: handle)
             }
             errors.append(dlerror().map { String(cString: $0) } ?? path)
@@ -116,6 +117,9 @@ final class TorchShim: @unchecked Sendable {
 
     /// Whether libtorch is loaded in this process (true only after a model was used).
     static var isLoaded: Bool {
-        dlopen(libraryName, RTLD_NOW | RTLD_NOLOAD) != nil
+        openedLock.lock(); defer { openedLock.unlock() }
+        return opened
     }
+    nonisolated(unsafe) private static var opened = false
+    private static let openedLock = NSLock()
 }

@@ -4,9 +4,9 @@ import PleuraCore
 
 /// Encodes frames as sixel escape sequences through libsixel, tuned for lung ultrasound.
 ///
-/// One encoder per clip: the first frame fixes a palette (a grey ramp fitted to the frame's
-/// histogram for the quality target, plus colours for coloured pixels such as a heatmap overlay;
-/// see ``SixelPalette``), and later frames reuse it, which keeps the picture stable between frames
+/// One encoder per clip: the first frame fixes a palette (a brightness ramp fitted to the frame
+/// for the quality target, grey or in the scanner's tint, plus colours for coloured pixels such as
+/// a heatmap overlay; see ``SixelPalette``), and later frames reuse it, which keeps the picture stable between frames
 /// and saves the palette search. A frame that the palette no longer represents well (its PSNR
 /// falls `refitMargin` dB below the target, e.g. an overlay was switched on) gets a new palette.
 /// Pixels are mapped to the palette without dithering (dithering adds noise, and noise costs sixel
@@ -249,11 +249,13 @@ public final class SixelEncoder {
         }
         let stats = RampStatistics(bins: bins)
         let colourCount = colourPixels.count / 3
-        // Colour entries: a few for scattered coloured marks, most of the palette for an overlay.
-        let colourEntries = colourCount == 0 ? 0 : min(maxColors - 2, max(8, colourCount / 256))
-        let maxLevels = max(2, min(64, maxColors - colourEntries))
+        // The ramp comes first (it carries the picture); colours get the rest: a few for
+        // scattered coloured marks, everything left for an overlay.
+        let colourWanted = colourCount == 0 ? 0 : max(8, colourCount / 256)
+        let maxLevels = max(2, min(64, maxColors - min(colourWanted, maxColors / 2)))
         let targetMSE = 255.0 * 255.0 / pow(10, options.targetPSNR / 10)
         var levels = stats.fitLevels(errorBudget: targetMSE * Double(3 * n), maxLevels: maxLevels)
+        let colourEntries = min(colourWanted, maxColors - levels.count)
         if stats.total == 0 { levels = [0] }
         let rampColours = stats.evaluate(levels).colours
         var rampIndex = [UInt8](repeating: 0, count: 256)
@@ -262,7 +264,7 @@ public final class SixelEncoder {
         }
         var colours: [RGBColour] = []
         if colourEntries > 0 {
-            colours = medianCut(colourPixels, count: colourCount, colours: min(colourEntries, maxColors - levels.count))
+            colours = medianCut(colourPixels, count: colourCount, colours: colourEntries)
         }
         return SixelPalette(ramp: rampColours, rampIndex: rampIndex, tint: tint, colours: colours)
     }

@@ -67,8 +67,23 @@ extension AnnotationStore {
     /// ```
     public func exportLabelCSV(root: String, level: ItemLevel? = nil, to sink: TextSink) throws {
         sink.write(CSV.formatRow(LabelRecord.header))
-        try forEachLabelRow(root: root, level: level) { path, _, frame, annotator, labels in
-            sink.write(CSV.formatRow(LabelRecord(media: path, frame: frame, annotator: annotator, labels: labels).fields))
+        // Stored values are already the canonical CSV texts (LabelValue.text); only paths, names
+        // and notes can need quoting. The result equals LabelRecord.formatFile of the same rows.
+        var escapedPath = ("", ""), escapedName = ("", "")
+        try forEachRawLabelRow(root: root, level: level) { path, _, frame, annotator, values in
+            if escapedPath.0 != path { escapedPath = (path, CSV.escape(path)) }
+            if escapedName.0 != annotator { escapedName = (annotator, CSV.escape(annotator)) }
+            var line = escapedPath.1
+            line += ","
+            if let frame { line += String(frame) }
+            line += ","
+            line += escapedName.1
+            for (i, value) in values.enumerated() {
+                line += ","
+                if let value { line += i == values.count - 1 ? CSV.escape(value) : value }
+            }
+            line += "\n"
+            sink.write(line)
         }
         sink.flush()
     }
@@ -108,7 +123,7 @@ extension AnnotationStore {
     /// second_value,own_value,verdict,comment,heatmap_sha256`) or JSON Lines, oldest first.
     public func exportReviews(root: String, format: ExchangeFormat, to sink: TextSink) throws {
         let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
         let header = ["media", "frame", "annotator", "at", "field", "first_source", "first_value", "second_source",
                       "second_value", "own_value", "verdict", "comment", "heatmap_sha256"]
         if format == .csv { sink.write(CSV.formatRow(header)) }
@@ -129,10 +144,10 @@ extension AnnotationStore {
         sink.flush()
     }
 
-    /// Predictions as CSV (`media,frame,model,head,class,probability`) or JSON Lines.
+    /// Predictions as CSV (`media,frame,model,head,label,probability`, the column names issue 6 fixed) or JSON Lines.
     public func exportPredictions(root: String, format: ExchangeFormat, to sink: TextSink) throws {
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
-        if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "class", "probability"])) }
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
+        if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "label", "probability"])) }
         let rows = try predictions().sorted {
             (paths[$0.item.mediaSHA256] ?? "", $0.item.frame ?? -1, $0.modelSHA256, $0.head, $0.className)
                 < (paths[$1.item.mediaSHA256] ?? "", $1.item.frame ?? -1, $1.modelSHA256, $1.head, $1.className)
@@ -145,7 +160,7 @@ extension AnnotationStore {
             } else {
                 var object: [String: JSONValue] = ["kind": .string("prediction"), "media": .string(media),
                                                    "sha256": .string(p.item.mediaSHA256), "model": .string(p.modelSHA256),
-                                                   "head": .string(p.head), "class": .string(p.className),
+                                                   "head": .string(p.head), "label": .string(p.className),
                                                    "probability": .double(p.probability)]
                 if let f = p.item.frame { object["frame"] = .int(f) }
                 sink.write(JSONValue.object(object).serialized + "\n")
@@ -160,8 +175,19 @@ extension AnnotationStore {
     /// (whole video first), then annotator name.
     func forEachLabelRow(root: String, level: ItemLevel?,
                          _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ labels: LabelSet) throws -> Void) throws {
+        try forEachRawLabelRow(root: root, level: level) { path, sha, frame, annotator, values in
+            var labels = LabelSet()
+            for (i, field) in LabelField.allCases.enumerated() { Self.apply(field: field.rawValue, text: values[i], to: &labels) }
+            if !labels.isEmpty { try body(path, sha, frame, annotator, labels) }
+        }
+    }
+
+    /// The same rows with the stored canonical texts, in ``LabelField/allCases`` order (nil: not
+    /// assessed). The CSV export writes them as they are: no parsing on the hot path.
+    func forEachRawLabelRow(root: String, level: ItemLevel?,
+                            _ body: (_ path: String, _ sha: String, _ frame: Int?, _ annotator: String, _ values: [String?]) throws -> Void) throws {
         try read { db in
-            let media = try Self.fetchAllMedia(db).map { ($0, RootPaths.relative($0.path, to: root)) }
+            let media = try Self.fetchAllMedia(db).map { ($0, $0.exchangeName(root: root)) }
                 .sorted { ($0.1, $0.0.sha256) < ($1.1, $1.0.sha256) }
             let annotators = try Row.fetchAll(db, sql: "SELECT id, name FROM annotator")
             let nameOf = Dictionary(uniqueKeysWithValues: annotators.map { (row: Row) -> (Int64, String) in (row[0], row[1]) })
@@ -171,26 +197,30 @@ extension AnnotationStore {
             case .frame?: filter = "AND frame >= 0"
             case .video?: filter = "AND frame = -1"
             }
+            let fieldCase = "CASE field " + LabelField.allCases.enumerated().map { "WHEN '\($1.rawValue)' THEN \($0)" }
+                .joined(separator: " ") + " END"
             let statement = try db.makeStatement(sql: """
-                SELECT frame, annotator_id, field, value FROM current_value
-                WHERE media_id = ? AND context_id = 0 AND value IS NOT NULL \(filter)
+                SELECT frame, annotator_id, \(fieldCase) AS f, value FROM current_value
+                WHERE media_id = ? AND context_id = 0 AND value IS NOT NULL AND f IS NOT NULL \(filter)
                 ORDER BY frame, annotator_id
                 """)
+            let fieldCount = LabelField.allCases.count
             for (record, path) in media {
-                var rows: [(frame: Int, name: String, labels: LabelSet)] = []
-                var key: (Int, Int64)? = nil
+                var rows: [(frame: Int, name: String, values: [String?])] = []
+                var lastFrame = Int.min, lastAnnotator: Int64 = -1
                 let cursor = try Row.fetchCursor(statement, arguments: [record.id])
                 while let row = try cursor.next() {
-                    let k: (Int, Int64) = (row[0], row[1])
-                    if key.map({ $0 != k }) ?? true {
-                        rows.append((k.0, nameOf[k.1] ?? "?", LabelSet()))
-                        key = k
+                    let frame: Int = row[0], annotatorID: Int64 = row[1]
+                    if frame != lastFrame || annotatorID != lastAnnotator {
+                        rows.append((frame, nameOf[annotatorID] ?? "?", [String?](repeating: nil, count: fieldCount)))
+                        lastFrame = frame; lastAnnotator = annotatorID
                     }
-                    Self.apply(field: row[2], text: row[3], to: &rows[rows.count - 1].labels)
+                    let f: Int = row[2]
+                    rows[rows.count - 1].values[f] = row[3]
                 }
                 rows.sort { ($0.frame, $0.name) < ($1.frame, $1.name) }
-                for r in rows where !r.labels.isEmpty {
-                    try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.labels)
+                for r in rows {
+                    try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.values)
                 }
             }
         }
@@ -198,7 +228,7 @@ extension AnnotationStore {
 
     func ratingRows(root: String) throws -> [(path: String, annotator: String, rating: CurrentRating)] {
         let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, RootPaths.relative($0.path, to: root)) })
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
         return try currentRatings().map { r in
             (paths[r.item.mediaSHA256] ?? r.item.mediaSHA256, names[r.annotatorID] ?? "?", r)
         }.sorted { a, b in

@@ -62,6 +62,8 @@ struct MediaResolver {
         if let id = byKey[key] { return id }
         var found: MediaRecord? = nil
         if let sha256, !sha256.isEmpty { found = try store.media(sha256: sha256) }
+        // Exports name media whose file changed as sha256:HEX.
+        if found == nil, media.hasPrefix("sha256:") { found = try store.media(sha256: String(media.dropFirst(7))) }
         let path = absolute(media)
         if found == nil { found = try store.media(atPath: path) }
         if found == nil, FileManager.default.fileExists(atPath: path) {

@@ -34,6 +34,15 @@ public struct MediaRecord: Equatable, Sendable {
     public var path: String
     public var facts: MediaFacts
     public var registeredAt: String
+    /// True when other content was registered at ``path`` later (the file there changed), so
+    /// this content has no known file. Exports then name it `sha256:HEX` instead of a path.
+    public var pathSuperseded: Bool = false
+
+    /// How exchange files name this media: its path relative to `root`, or `sha256:HEX` when
+    /// the file at its last path now holds other content.
+    public func exchangeName(root: String) -> String {
+        pathSuperseded ? "sha256:" + sha256 : RootPaths.relative(path, to: root)
+    }
 }
 
 /// What ``AnnotationStore/registerMedia(sha256:path:facts:)`` did.
@@ -69,11 +78,12 @@ extension AnnotationStore {
         let now = StoreClock.now(), me = OSIdentity.current
         return try write { db in
             if let existing = try Self.fetchMedia(db, sha256: sha) {
-                if existing.path == path { return .unchanged(existing) }
+                if existing.path == path && !existing.pathSuperseded { return .unchanged(existing) }
                 try db.execute(sql: "INSERT INTO media_path (media_id, path, seen_at, os_user, uid) VALUES (?, ?, ?, ?, ?)",
                                arguments: [existing.id, path, now, me.user, me.uid])
                 var moved = existing
                 moved.path = path
+                moved.pathSuperseded = false
                 return .moved(moved, from: existing.path)
             }
             let id = try self.insertMedia(db, sha256: sha, path: path, facts: facts, now: now, me: me)
@@ -113,28 +123,32 @@ extension AnnotationStore {
 
     // MARK: - Internals
 
-    static let mediaColumns = """
-        m.id, m.sha256, (SELECT path FROM media_path p WHERE p.media_id = m.id ORDER BY p.id DESC LIMIT 1) AS path,
-        m.kind, m.container, m.codec, m.width, m.height, m.fps, m.frames, m.bytes, m.registered_at
+    /// Columns of a media row with its newest path, and whether other content has been seen at
+    /// that path since (the file there changed: this content is no longer at any known path).
+    static let mediaSelect = """
+        SELECT m.id, m.sha256, lp.path, m.kind, m.container, m.codec, m.width, m.height, m.fps, m.frames, m.bytes,
+               m.registered_at,
+               EXISTS (SELECT 1 FROM media_path q WHERE q.path = lp.path AND q.id > lp.id AND q.media_id != m.id) AS superseded
+        FROM media m JOIN media_path lp ON lp.id = (SELECT max(p.id) FROM media_path p WHERE p.media_id = m.id)
         """
 
     static func mediaRecord(_ row: Row) -> MediaRecord {
         MediaRecord(id: row[0], sha256: row[1], path: row[2],
                     facts: MediaFacts(kind: row[3], container: row[4], codec: row[5], width: row[6], height: row[7],
                                       fps: row[8], frames: row[9], bytes: row[10]),
-                    registeredAt: row[11])
+                    registeredAt: row[11], pathSuperseded: row[12])
     }
 
     static func fetchMedia(_ db: Database, sha256: String) throws -> MediaRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(mediaColumns) FROM media m WHERE m.sha256 = ?", arguments: [sha256]).map(mediaRecord)
+        try Row.fetchOne(db, sql: "\(mediaSelect) WHERE m.sha256 = ?", arguments: [sha256]).map(mediaRecord)
     }
 
     static func fetchMedia(_ db: Database, id: Int64) throws -> MediaRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(mediaColumns) FROM media m WHERE m.id = ?", arguments: [id]).map(mediaRecord)
+        try Row.fetchOne(db, sql: "\(mediaSelect) WHERE m.id = ?", arguments: [id]).map(mediaRecord)
     }
 
     static func fetchAllMedia(_ db: Database) throws -> [MediaRecord] {
-        try Row.fetchAll(db, sql: "SELECT \(mediaColumns) FROM media m ORDER BY path, m.id").map(mediaRecord)
+        try Row.fetchAll(db, sql: "\(mediaSelect) ORDER BY lp.path, m.id").map(mediaRecord)
     }
 
     /// The row id of the media with this hash; throws when it was never registered.

@@ -17,7 +17,7 @@ enum Schema {
     static let applicationID: Int32 = 0x504C_5241
 
     /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
-    static let migrations: [String] = [migration1]
+    static let migrations: [String] = [migration1, migration2]
 
     static var currentVersion: Int { migrations.count }
 
@@ -186,3 +186,41 @@ enum Schema {
        "prediction", "heatmap"].map(appendOnly).joined(separator: "\n"))
     """
 }
+
+extension Schema {
+    /// Readable current state for people who open the file with `sqlite3`: one row per item and
+    /// annotator with the canonical CSV columns (`frame` NULL for a whole video), split into
+    /// frame-level and video-level views, and current ratings with their heatmap context.
+    static let migration2 = """
+    CREATE VIEW label_current AS
+    SELECT m.sha256 AS media_sha256,
+           (SELECT p.path FROM media_path p WHERE p.media_id = c.media_id ORDER BY p.id DESC LIMIT 1) AS media_path,
+           CASE WHEN c.frame < 0 THEN NULL ELSE c.frame END AS frame,
+           a.name AS annotator,
+           max(CASE WHEN c.field = 'a_lines' THEN c.value END) AS a_lines,
+           max(CASE WHEN c.field = 'b1_lines' THEN c.value END) AS b1_lines,
+           max(CASE WHEN c.field = 'b2_lines' THEN c.value END) AS b2_lines,
+           max(CASE WHEN c.field = 'consolidation' THEN c.value END) AS consolidation,
+           max(CASE WHEN c.field = 'severity' THEN c.value END) AS severity,
+           max(CASE WHEN c.field = 'quality' THEN c.value END) AS quality,
+           max(CASE WHEN c.field = 'note' THEN c.value END) AS note
+    FROM current_value c JOIN media m ON m.id = c.media_id JOIN annotator a ON a.id = c.annotator_id
+    WHERE c.context_id = 0
+    GROUP BY c.media_id, c.frame, c.annotator_id
+    HAVING count(c.value) > 0;
+    CREATE VIEW frame_labels AS SELECT * FROM label_current WHERE frame IS NOT NULL;
+    CREATE VIEW video_labels AS SELECT * FROM label_current WHERE frame IS NULL;
+    CREATE VIEW rating_current AS
+    SELECT m.sha256 AS media_sha256,
+           CASE WHEN c.frame < 0 THEN NULL ELSE c.frame END AS frame,
+           a.name AS annotator, h.model_sha256, h.method, h.layer, h.target, h.heatmap_sha256,
+           max(CASE WHEN c.field = 'rating' THEN c.value END) AS rating,
+           max(CASE WHEN c.field = 'comment' THEN c.value END) AS comment
+    FROM current_value c JOIN media m ON m.id = c.media_id JOIN annotator a ON a.id = c.annotator_id
+         JOIN heatmap_context h ON h.id = c.context_id
+    WHERE c.context_id != 0
+    GROUP BY c.media_id, c.frame, c.annotator_id, c.context_id
+    HAVING count(c.value) > 0;
+    """
+}
+

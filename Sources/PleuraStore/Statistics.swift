@@ -77,57 +77,57 @@ extension AnnotationStore {
         let nameOf = Dictionary(uniqueKeysWithValues: annotatorList.map { ($0.id, $0.name) })
         let referenceIDs = Set(annotatorList.filter { $0.role == .reference }.map(\.id))
 
-        // Current labels as compact per-item arrays: value per (field, annotator slot), -1 = none.
+        // Current labels, read as integers only (field code, value), packed one per row:
+        // item index << 24 | field << 20 | annotator slot << 4 | value.
+        let fields: [LabelField] = [.severity, .aLines, .b1Lines, .b2Lines, .consolidation]
         var slotOf: [Int64: Int] = [:]
         var slotNames: [String] = []
-        let fields: [LabelField] = [.severity, .aLines, .b1Lines, .b2Lines, .consolidation]
         var itemKeys: [(Int64, Int)] = []
-        var currentKey: (Int64, Int)? = nil
-        var itemRows: [[(Int, Int8, Int)]] = []   // per item: (fieldIndex, value, slot)
-        var rows: [(Int, Int8, Int)] = []
-        let fieldIndex: [String: Int] = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.rawValue, $0) })
+        var packed: [Int64] = []
         try read { db in
             let filter = level == .frame ? "frame >= 0" : "frame = -1"
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT media_id, frame, annotator_id, field, value FROM current_value
-                WHERE context_id = 0 AND value IS NOT NULL AND \(filter) AND field != 'note' AND field != 'quality'
+            let statement = try db.makeStatement(sql: """
+                SELECT media_id, frame, annotator_id,
+                       CASE field WHEN 'severity' THEN 0 WHEN 'a_lines' THEN 1 WHEN 'b1_lines' THEN 2
+                                  WHEN 'b2_lines' THEN 3 WHEN 'consolidation' THEN 4 END,
+                       CAST(value AS INTEGER)
+                FROM current_value
+                WHERE context_id = 0 AND value IS NOT NULL AND \(filter)
+                  AND field IN ('severity', 'a_lines', 'b1_lines', 'b2_lines', 'consolidation')
                 ORDER BY media_id, frame, annotator_id
                 """)
+            let cursor = try Row.fetchCursor(statement)
+            var lastMedia: Int64 = -1, lastFrame = Int.min
+            var lastAnnotator: Int64 = -1, lastSlot = 0
             while let row = try cursor.next() {
-                let key: (Int64, Int) = (row[0], row[1])
-                if currentKey.map({ $0 != key }) ?? true {
-                    if currentKey != nil { itemRows.append(rows); itemKeys.append(currentKey!); rows = [] }
-                    currentKey = key
+                let mediaID: Int64 = row[0], frame: Int = row[1]
+                if mediaID != lastMedia || frame != lastFrame {
+                    itemKeys.append((mediaID, frame)); lastMedia = mediaID; lastFrame = frame
                 }
                 let annotatorID: Int64 = row[2]
-                guard let fi = fieldIndex[row[3] as String] else { continue }
-                let text: String = row[4]
-                guard let v = Int8(text) else { continue }
-                let slot: Int
-                if let s = slotOf[annotatorID] { slot = s } else {
-                    slot = slotNames.count; slotOf[annotatorID] = slot; slotNames.append(nameOf[annotatorID] ?? "?")
+                if annotatorID != lastAnnotator {
+                    if let known = slotOf[annotatorID] { lastSlot = known } else {
+                        lastSlot = slotNames.count; slotOf[annotatorID] = lastSlot; slotNames.append(nameOf[annotatorID] ?? "?")
+                    }
+                    lastAnnotator = annotatorID
                 }
-                rows.append((fi, v, slot))
+                let field: Int64 = row[3], value: Int64 = row[4]
+                guard (0...3).contains(value) else { continue }   // not a stored label value
+                packed.append(Int64(itemKeys.count - 1) << 24 | field << 20 | Int64(lastSlot) << 4 | value)
             }
-            if let k = currentKey { itemRows.append(rows); itemKeys.append(k) }
         }
-        let maxSlots = slotNames.count
-        // Order annotator slots by name for stable pair order.
+        // Order annotators by name for a stable pair order.
         let order = slotNames.indices.sorted { slotNames[$0] < slotNames[$1] }
-        var rank = [Int](repeating: 0, count: maxSlots)
-        for (r, s) in order.enumerated() { rank[s] = r }
+        var rank = [Int](repeating: 0, count: slotNames.count)
+        for (r, slot) in order.enumerated() { rank[slot] = r }
         let names = order.map { slotNames[$0] }
         let n = names.count
-        // table[field][item][annotatorRank]
-        var table = [[[Int8]]](repeating: [], count: fields.count)
-        for fi in fields.indices { table[fi] = [[Int8]](repeating: [Int8](repeating: -1, count: n), count: itemRows.count) }
-        for (i, rows) in itemRows.enumerated() {
-            for (fi, v, slot) in rows { table[fi][i][rank[slot]] = v }
-        }
-        let severity = Self.agreement(table[0], names: names, categories: [0, 1, 2, 3], ordinal: true)
+        let table = LabelTable(items: itemKeys.count, annotators: n, fields: fields.count, packed: packed, rank: rank)
+        packed = []
+        let severity = Self.agreement(table, field: 0, names: names, categories: 4, offset: 0, ordinal: true)
         var findings: [(Finding, FieldAgreement)] = []
         for (offset, finding) in [Finding.aLines, .b1Lines, .b2Lines, .consolidation].enumerated() {
-            findings.append((finding, Self.agreement(table[offset + 1], names: names, categories: [0, 1], ordinal: false)))
+            findings.append((finding, Self.agreement(table, field: offset + 1, names: names, categories: 2, offset: 0, ordinal: false)))
         }
 
         // Ratings.
@@ -154,57 +154,70 @@ extension AnnotationStore {
             ratingUnits[unit, default: [:]][rater] = value
         }
         let raters = Array(Set(ratingUnits.values.flatMap(\.keys))).sorted()
-        let ratingTable: [[Int8]] = ratingUnits.keys.sorted().map { unit in
-            raters.map { ratingUnits[unit]![$0].map { Int8($0) } ?? Int8.min }
+        var ratingTable = LabelTable(items: ratingUnits.count, annotators: raters.count, fields: 1)
+        for (u, unit) in ratingUnits.keys.sorted().enumerated() {
+            for (a, rater) in raters.enumerated() { if let v = ratingUnits[unit]![rater] { ratingTable[0, u, a] = Int8(v + 3) } }
         }
-        let ratingsAgreement = Self.agreement(ratingTable, names: raters, categories: Array(-3...3), ordinal: true, missing: Int8.min)
+        let ratingsAgreement = Self.agreement(ratingTable, field: 0, names: raters, categories: 7, offset: -3, ordinal: true)
 
         // Models: predictions compared with each annotator.
         let models = try modelComparisons(level: level, itemKeys: itemKeys, table: table, names: names)
 
         func summaries(_ d: [String: [Int]]) -> [(String, RatingSummary)] { d.keys.sorted().map { ($0, RatingSummary(d[$0]!)) } }
-        return StatisticsReport(level: level, items: itemRows.count, annotators: names, severity: severity, findings: findings,
+        return StatisticsReport(level: level, items: itemKeys.count, annotators: names, severity: severity, findings: findings,
                                 ratingsCount: rated.count, ratingsOverall: RatingSummary(rated.map(\.1)),
                                 ratingsPerRater: summaries(perRater), ratingsPerPredictedClass: summaries(perTarget),
                                 ratingsPerTrueClass: summaries(perTrue), ratingsAgreement: ratingsAgreement, models: models)
     }
 
-    /// Agreement over a units × annotators table (`missing` marks no value).
-    static func agreement(_ table: [[Int8]], names: [String], categories: [Int], ordinal: Bool, missing: Int8 = -1) -> FieldAgreement {
+    /// Agreement on one field of a table whose values are category indices 0..<categories
+    /// (`offset` + index is the category's value, for the interval metric and the reports).
+    static func agreement(_ table: LabelTable, field: Int, names: [String], categories k: Int, offset: Int,
+                          ordinal: Bool) -> FieldAgreement {
         let n = names.count
-        var units: [[Double]] = []
-        units.reserveCapacity(table.count)
-        var counts: [[Int]] = []
-        let catIndex = Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0) })
-        for row in table {
-            var values: [Double] = []
-            var c = [Int](repeating: 0, count: categories.count)
-            for v in row where v != missing {
-                values.append(Double(v))
-                if let i = catIndex[Int(v)] { c[i] += 1 }
+        var counts = [Int](repeating: 0, count: table.items * k)
+        var pairConfusion = [[Double]](repeating: [Double](repeating: 0, count: k * k), count: n * n)
+        var pairN = [Int](repeating: 0, count: n * n)
+        var pairable = 0
+        var present = [Int](repeating: 0, count: n)
+        for item in 0..<table.items {
+            var m = 0
+            for a in 0..<n {
+                let v = table[field, item, a]
+                if v >= 0 { counts[item * k + Int(v)] += 1; present[m] = a; m += 1 }
             }
-            if values.count >= 2 { units.append(values); counts.append(c) }
-        }
-        var pairs: [PairAgreement] = []
-        if n >= 2 {
-            for i in 0..<(n - 1) {
-                for j in (i + 1)..<n {
-                    var a: [Int] = [], b: [Int] = []
-                    for row in table where row[i] != missing && row[j] != missing {
-                        a.append(Int(row[i])); b.append(Int(row[j]))
+            if m >= 2 { pairable += 1 }
+            if m >= 2 {
+                for x in 0..<(m - 1) {
+                    let a = present[x], va = Int(table[field, item, a])
+                    for y in (x + 1)..<m {
+                        let b = present[y], vb = Int(table[field, item, b])
+                        pairConfusion[a * n + b][va * k + vb] += 1
+                        pairN[a * n + b] += 1
                     }
-                    pairs.append(PairAgreement(
-                        a: names[i], b: names[j], n: a.count,
-                        cohenKappa: a.isEmpty ? nil : Agreement.cohenKappa(a, b, categories: categories),
-                        quadraticKappa: !ordinal || a.isEmpty ? nil : Agreement.cohenKappa(a, b, categories: categories, weighting: .quadratic)))
                 }
             }
         }
-        return FieldAgreement(items: units.count,
-                              fleissKappa: Agreement.fleissKappa(counts: counts),
-                              krippendorffAlphaNominal: Agreement.krippendorffAlpha(units: units, level: .nominal),
-                              krippendorffAlphaOrdinal: ordinal ? Agreement.krippendorffAlpha(units: units, level: .ordinal) : nil,
-                              krippendorffAlphaInterval: ordinal ? Agreement.krippendorffAlpha(units: units, level: .interval) : nil,
+        var pairs: [PairAgreement] = []
+        if n >= 2 {
+            for a in 0..<(n - 1) {
+                for b in (a + 1)..<n {
+                    let flat = pairConfusion[a * n + b]
+                    let confusion = (0..<k).map { Array(flat[($0 * k)..<($0 * k + k)]) }
+                    let count = pairN[a * n + b]
+                    pairs.append(PairAgreement(a: names[a], b: names[b], n: count,
+                                               cohenKappa: count == 0 ? nil : Agreement.cohenKappa(confusion: confusion),
+                                               quadraticKappa: !ordinal || count == 0 ? nil
+                                                   : Agreement.cohenKappa(confusion: confusion, weighting: .quadratic)))
+                }
+            }
+        }
+        let values = (0..<k).map { Double($0 + offset) }
+        return FieldAgreement(items: pairable,
+                              fleissKappa: Agreement.fleissKappa(flatCounts: counts, categories: k),
+                              krippendorffAlphaNominal: Agreement.krippendorffAlpha(valueCounts: counts, values: values, level: .nominal),
+                              krippendorffAlphaOrdinal: ordinal ? Agreement.krippendorffAlpha(valueCounts: counts, values: values, level: .ordinal) : nil,
+                              krippendorffAlphaInterval: ordinal ? Agreement.krippendorffAlpha(valueCounts: counts, values: values, level: .interval) : nil,
                               pairwise: pairs)
     }
 
@@ -212,7 +225,7 @@ extension AnnotationStore {
     /// `severity` (classes `0`–`3`), and for findings a head named after the finding (class `1`
     /// or `present`) or a multi-label head `findings` (class = finding name), present when the
     /// probability is at least 0.5.
-    private func modelComparisons(level: ItemLevel, itemKeys: [(Int64, Int)], table: [[[Int8]]], names: [String])
+    private func modelComparisons(level: ItemLevel, itemKeys: [(Int64, Int)], table: LabelTable, names: [String])
         throws -> [(model: String, severity: [ModelComparison], findings: [(Finding, [ModelComparison])])] {
         struct Answers { var severity: [Int: (Int, Double)] = [:]; var findings: [Finding: [Int: Int]] = [:] }
         var itemIndex: [Int64: [Int: Int]] = [:]
@@ -241,7 +254,7 @@ extension AnnotationStore {
             names.indices.compactMap { a in
                 var human: [Int] = [], model: [Int] = []
                 for (item, m) in answers {
-                    let v = table[field][item][a]
+                    let v = table[field, item, a]
                     if v >= 0 { human.append(Int(v)); model.append(m) }
                 }
                 guard !human.isEmpty else { return nil }
@@ -332,5 +345,32 @@ extension StatisticsReport {
                          "findings": .object(Dictionary(uniqueKeysWithValues: m.findings.map { ($0.0.csvName, comparisons($0.1, ordinal: false)) }))])
             }),
         ])
+    }
+}
+
+/// Label values as category indices in one flat array: [field][item][annotator], -1 = none.
+struct LabelTable {
+    let items: Int
+    let annotators: Int
+    let fields: Int
+    private var values: [Int8]
+
+    init(items: Int, annotators: Int, fields: Int) {
+        self.items = items; self.annotators = annotators; self.fields = fields
+        values = [Int8](repeating: -1, count: max(0, items * annotators * fields))
+    }
+
+    /// From packed rows (item << 24 | field << 20 | slot << 4 | value) and slot → annotator rank.
+    init(items: Int, annotators: Int, fields: Int, packed: [Int64], rank: [Int]) {
+        self.init(items: items, annotators: annotators, fields: fields)
+        for p in packed {
+            let item = Int(p >> 24), field = Int((p >> 20) & 0xF), slot = Int((p >> 4) & 0xFFFF), value = Int8(p & 0xF)
+            values[(field * items + item) * annotators + rank[slot]] = value
+        }
+    }
+
+    subscript(field: Int, item: Int, annotator: Int) -> Int8 {
+        get { values[(field * items + item) * annotators + annotator] }
+        set { values[(field * items + item) * annotators + annotator] = newValue }
     }
 }

@@ -24,16 +24,19 @@ struct DoctorCommand: ParsableCommand {
     @Option(help: "How long to wait for the terminal's answers, in milliseconds.")
     var timeout: Int = 200
 
+    @Flag(help: "Do not load the model (loading it starts libtorch, which takes a moment).")
+    var noModel = false
+
     @Option(help: ArgumentHelp("Store database (unused here).", visibility: .hidden))
     var store: String?
 
     func run() throws {
         let caps = TerminalProbe.probeControllingTerminal(timeout: Double(max(10, min(timeout, 5000))) / 1000)
-        print(Self.report(caps, override: graphics).joined(separator: "\n"))
+        print(Self.report(caps, override: graphics, loadModel: !noModel).joined(separator: "\n"))
     }
 
     /// The report as lines (sanitised: TERM and library strings come from outside).
-    static func report(_ caps: TerminalCapabilities, override: GraphicsMode?) -> [String] {
+    static func report(_ caps: TerminalCapabilities, override: GraphicsMode?, loadModel: Bool = true) -> [String] {
         var lines: [String] = []
         func line(_ key: String, _ value: String) {
             lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
@@ -66,13 +69,48 @@ struct DoctorCommand: ParsableCommand {
         line("  ncurses", TUILibraries.ncursesVersion)
         lines.append("")
         lines.append("Model")
-        let exeDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let shim = exeDir.appendingPathComponent(ModelLibraries.shimLibraryName).path
-        line("  libtorch shim", FileManager.default.fileExists(atPath: shim)
-             ? "\(shim) (present; not loaded by doctor)"
-             : "not found beside pleura (\(shim)): build it with `swift build --product PleuraTorchShim`")
-        line("  default model", Model.defaultModelURL.map { "\($0.path) (not loaded by doctor)" }
-             ?? "not found (Models/\(Model.defaultModelName) above the executable, or set PLEURA_MODEL)")
+        lines += modelReport(load: loadModel)
+        return lines
+    }
+
+    /// The embedded model: where it is, what its card says, whether libtorch loads it.
+    static func modelReport(load: Bool) -> [String] {
+        var lines: [String] = []
+        func line(_ key: String, _ value: String) {
+            lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
+        }
+        let shim = ModelLibraries.shimCandidatePaths.first { FileManager.default.fileExists(atPath: $0) }
+        line("  libtorch shim", shim ?? "not found (looked in \(ModelLibraries.shimCandidatePaths.joined(separator: ", "))); build it with `swift build --product PleuraTorchShim`")
+        guard let url = Model.defaultModelURL else {
+            line("  model", "\(Model.defaultModelName) not found (looked above the executable, in share/pleura/Models and ./Models); pass --model PATH or set PLEURA_MODEL")
+            return lines
+        }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            line("  model", "\(url.path) does not exist (named by PLEURA_MODEL)")
+            return lines
+        }
+        line("  model", url.path)
+        do {
+            let card = try ModelCard.read(url: ModelRuntime.cardURL(for: url))
+            line("  card", "\(card.name): \(card.input.width)×\(card.input.height)×\(card.input.channels) input, heads "
+                 + card.heads.map { "\($0.name) (\($0.classes.joined(separator: "/")))" }.joined(separator: ", "))
+        } catch let error as PleuraError {
+            line("  card", "unreadable: " + error.description)
+            return lines
+        } catch {
+            line("  card", "unreadable: \(error)")
+            return lines
+        }
+        guard load else { line("  loads", "not tried (--no-model)"); return lines }
+        let start = Measure.now()
+        do {
+            _ = try ModelRuntime.load(url)
+            line("  loads", String(format: "yes, in %.2f s (libtorch included)", Measure.now() - start))
+        } catch let error as PleuraError {
+            line("  loads", "no: " + error.description)
+        } catch {
+            line("  loads", "no: \(error)")
+        }
         return lines
     }
 }

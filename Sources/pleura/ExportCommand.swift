@@ -62,8 +62,11 @@ struct ExportCommand: ParsableCommand {
             try write(db, root: rootPath, to: TextSink(handle: handle))
             try handle.synchronize()
             try handle.close()
-            if FileManager.default.fileExists(atPath: target.path) { _ = try FileManager.default.replaceItemAt(target, withItemAt: temp) }
-            else { try FileManager.default.moveItem(at: temp, to: target) }
+            // rename(2) replaces the old file atomically (Foundation's replaceItemAt loses it on
+            // Linux when it fails half-way).
+            if rename(temp.path, target.path) != 0 {
+                throw PleuraError(file: output, "cannot replace the file: \(String(cString: strerror(errno)))")
+            }
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(at: temp)

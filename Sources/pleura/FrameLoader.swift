@@ -17,6 +17,7 @@ enum FrameLoader {
             guard index == 0 else { throw PleuraError(file: path, "a .npy image has only frame 0 (asked for \(index))") }
             return image
         }
-        return try MediaReader(path: path).frame(index)
+        let reader = try MediaReader(path: path, cacheBytes: 0)
+        return try reader.frame(index, format: .rgb24)
     }
 }

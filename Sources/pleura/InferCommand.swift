@@ -43,6 +43,19 @@ struct InferCommand: ParsableCommand {
             throw PleuraError(file: nil, "unknown --method \(method); use one of: " + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard every >= 1 else { throw PleuraError(file: nil, "--every must be 1 or more") }
+        // From here on Ctrl-C / SIGTERM stop cleanly after the frame in hand (also during loading).
+        signal(SIGINT) { _ in inferStopRequested = 1 }
+        signal(SIGTERM) { _ in inferStopRequested = 1 }
+        // A parent may have left them blocked (the mask survives exec): unblock, or Ctrl-C never arrives.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
+        // Load the model (libtorch's libraries, the TorchScript, a check run) on another core while
+        // the store and the media open: about half a second less before the first frame.
+        let loading = ModelLoading(modelOptions)
         let db = try AnnotationStore.open(path: store)
         var paths = files
         if paths.isEmpty {
@@ -55,14 +68,10 @@ struct InferCommand: ParsableCommand {
         for p in paths {
             do { readers.append((p, try MediaReader(path: p))) } catch let e as PleuraError { reportError(e); failed += 1 }
         }
-        let model = try modelOptions.load()
-        let modelSHA = try SHA256.hexOfFile(atPath: model.modelURL.path)
+        let (model, modelSHA) = try loading.wait()
         let head = model.card.defaultHead
 
-        signal(SIGINT) { _ in inferStopRequested = 1 }
-        signal(SIGTERM) { _ in inferStopRequested = 1 }
-        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
-
+        let writer = InferWriter(store: db)
         let progress = InferProgress(total: readers.reduce(0) { $0 + ($1.reader.info.frames + every - 1) / every }, quiet: quiet)
         for (path, reader) in readers {
             let info = reader.info
@@ -73,6 +82,7 @@ struct InferCommand: ParsableCommand {
             do {
                 try reader.forEachFrame(format: .rgb24) { index, image in
                     if inferStopRequested != 0 { throw InferInterrupted() }
+                    try writer.check()
                     guard index % every == 0, let image else { return }
                     if done.contains(index) { progress.skipped(file: path); return }
                     let item = ItemRef(mediaSHA256: record.sha256, frame: index)
@@ -80,23 +90,25 @@ struct InferCommand: ParsableCommand {
                     let map = r.heatmaps[0]
                     let top = map.className
                     let bytes = map.values.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
-                    // Heatmap first, predictions last: a frame counts as done once its predictions exist.
-                    try db.insertHeatmap(HeatmapRecord(item: item, modelSHA256: modelSHA, method: cam.rawValue, target: "\(head)/\(top)",
-                                                       layer: model.card.gradCAMLayer,
-                                                       map: PixelImage(width: map.width, height: map.height, format: .gray8, pixels: bytes)))
+                    let heatmap = HeatmapRecord(item: item, modelSHA256: modelSHA, method: cam.rawValue, target: "\(head)/\(top)",
+                                                layer: model.card.gradCAMLayer,
+                                                map: PixelImage(width: map.width, height: map.height, format: .gray8, pixels: bytes))
                     var rows: [Prediction] = []
                     for (h, probs) in r.predictions {
                         for (c, p) in probs { rows.append(Prediction(item: item, modelSHA256: modelSHA, head: h, className: c, probability: Double(p))) }
                     }
-                    try db.insertPredictions(rows)
-                    progress.did(file: path)
+                    writer.enqueue(heatmap: heatmap, predictions: rows) { progress.did(file: path) }
                 }
             } catch is InferInterrupted {
+                writer.drain()
                 progress.finish()
                 throw PleuraError(file: store, "interrupted after \(progress.processed) new frames; everything shown as done is saved, run the same command again to resume")
             } catch let e as PleuraError {
+                writer.drain()
                 reportError(e); failed += 1
             }
+            writer.drain()
+            try writer.check()
         }
         progress.finish()
         if failed > 0 { throw ExitCode(1) }
@@ -105,29 +117,91 @@ struct InferCommand: ParsableCommand {
 
 private struct InferInterrupted: Error {}
 
+/// The model and its file's sha256, loaded on a background queue.
+final class ModelLoading: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<(ModelRuntime, String), Error> = .failure(PleuraError(file: nil, "model not loaded"))
+
+    init(_ options: ModelOptions) {
+        DispatchQueue.global().async {
+            self.result = Result {
+                let model = try options.load()
+                return (model, try SHA256.hexOfFile(atPath: model.modelURL.path))
+            }
+            self.done.signal()
+        }
+    }
+
+    func wait() throws -> (ModelRuntime, String) {
+        done.wait()
+        return try result.get()
+    }
+}
+
+/// Writes each frame's results on a background queue, so the store's fsyncs (synchronous=FULL, two
+/// transactions per frame) overlap the next frame's decoding and inference instead of adding to it.
+/// At most 8 frames wait; each frame is still committed on its own, heatmap first, predictions last
+/// (the "done" marker a resumed run looks for), and counted in the progress only once committed.
+final class InferWriter: @unchecked Sendable {
+    private let store: AnnotationStore
+    private let queue = DispatchQueue(label: "pleura.infer.writer")
+    private let slots = DispatchSemaphore(value: 8)
+    private let lock = NSLock()
+    private var failure: PleuraError?
+
+    init(store: AnnotationStore) { self.store = store }
+
+    func enqueue(heatmap: HeatmapRecord, predictions: [Prediction], committed: @escaping @Sendable () -> Void) {
+        slots.wait()
+        queue.async {
+            defer { self.slots.signal() }
+            guard self.error == nil else { return }
+            do {
+                try self.store.insertHeatmap(heatmap)
+                try self.store.insertPredictions(predictions)
+                committed()
+            } catch let e as PleuraError {
+                self.lock.lock(); self.failure = e; self.lock.unlock()
+            } catch {
+                self.lock.lock(); self.failure = PleuraError(file: nil, "\(error)"); self.lock.unlock()
+            }
+        }
+    }
+
+    private var error: PleuraError? { lock.lock(); defer { lock.unlock() }; return failure }
+
+    /// Throws the first write error, if any.
+    func check() throws { if let e = error { throw e } }
+
+    /// Waits until every queued frame is committed.
+    func drain() { queue.sync {} }
+}
+
 /// The progress line: `infer 120/600 frames (30 skipped)  41.2 frames/s  ETA 0:11  clip.mp4`.
 /// Redrawn in place at most 4 times a second on a terminal; one line every 5 s otherwise.
-final class InferProgress {
+final class InferProgress: @unchecked Sendable {
     let total: Int
     let quiet: Bool
     let tty = isatty(2) != 0
-    private(set) var processed = 0
+    private let lock = NSLock()
+    private var processedCount = 0
     private var skippedCount = 0
+    var processed: Int { lock.lock(); defer { lock.unlock() }; return processedCount }
     private let start = Measure.now()
     private var lastDraw = 0.0
 
     init(total: Int, quiet: Bool) { self.total = total; self.quiet = quiet }
 
-    func did(file: String) { processed += 1; draw(file: file) }
-    func skipped(file: String) { skippedCount += 1; draw(file: file) }
+    func did(file: String) { lock.lock(); processedCount += 1; draw(file: file); lock.unlock() }
+    func skipped(file: String) { lock.lock(); skippedCount += 1; draw(file: file); lock.unlock() }
 
     var elapsed: Double { Measure.now() - start }
 
     var line: String {
-        let rate = elapsed > 0 ? Double(processed) / elapsed : 0
-        let remaining = total - processed - skippedCount
+        let rate = elapsed > 0 ? Double(processedCount) / elapsed : 0
+        let remaining = total - processedCount - skippedCount
         let eta = rate > 0 ? Int(Double(remaining) / rate) : 0
-        return String(format: "infer %d/%d frames%@  %.1f frames/s  ETA %d:%02d", processed + skippedCount, total,
+        return String(format: "infer %d/%d frames%@  %.1f frames/s  ETA %d:%02d", processedCount + skippedCount, total,
                       skippedCount > 0 ? " (\(skippedCount) already done)" : "", rate, eta / 60, eta % 60)
     }
 
@@ -141,6 +215,7 @@ final class InferProgress {
     }
 
     func finish() {
+        lock.lock(); defer { lock.unlock() }
         guard !quiet else { return }
         FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + line + String(format: "  done in %.1f s\n", elapsed)).utf8))
     }

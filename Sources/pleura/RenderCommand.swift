@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PleuraCore
+import PleuraModel
 import PleuraRender
 
 extension GraphicsMode: ExpressibleByArgument {}
@@ -20,6 +21,7 @@ struct RenderCommand: ParsableCommand {
             Examples:
               pleura render clip.mp4 --index 12 --width 480 --height 480
               pleura render clip.mp4 --heatmap cam.npy --colormap turbo --threshold 0.3 --width 640 --height 480
+              pleura render clip.mp4 --index 12 --overlay --method layercam --width 480 --height 480
             """)
 
     @Argument(help: "A video, image, or uint8 .npy image.")
@@ -31,8 +33,13 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "A float32 .npy heatmap (values in [0, 1]) to draw over the frame.")
     var heatmap: String?
 
-    @Flag(help: "Draw the model's heatmap over the frame (needs a model; use --heatmap FILE until one is installed).")
+    @Flag(help: "Draw the model's Grad-CAM of its default head's most probable class over the frame.")
     var overlay = false
+
+    @Option(help: "With --overlay: gradcam, gradcam++, layercam or pocovid.")
+    var method: String = "gradcam"
+
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Colormap of the heatmap: jet, turbo or inferno.")
     var colormap: Colormap = .jet
@@ -76,11 +83,19 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         let frame = try FrameLoader.frame(path: file, index: index)
-        var map: Heatmap?
+        var map: PleuraRender.Heatmap?
         if let heatmap {
-            map = try Heatmap(numpy: NumpyArray.read(path: heatmap), file: heatmap)
+            map = try PleuraRender.Heatmap(numpy: NumpyArray.read(path: heatmap), file: heatmap)
         } else if overlay {
-            throw PleuraError(file: file, "--overlay needs the model's heatmap, and no model is installed in this build; give a heatmap file with --heatmap MAP.npy")
+            guard let cam = CAMMethod(name: method) else {
+                throw PleuraError(file: nil, "unknown --method \(method); use one of: "
+                                  + CAMMethod.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            // The model sees the whole frame resized (no crop), so its map covers the whole frame.
+            let model = try modelOptions.load()
+            let result = try model.analyse(frame, targets: [.top(head: model.card.defaultHead)], methods: [cam])
+            let m = result.heatmaps[0]
+            map = PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
         }
         let style = OverlayStyle(colormap: colormap, opacity: opacity, threshold: threshold, contour: contour)
 

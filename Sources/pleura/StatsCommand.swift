@@ -52,6 +52,9 @@ struct StatsCommand: ParsableCommand {
     static func tables(_ r: StatisticsReport) -> String {
         var out: [String] = []
         out.append("\(r.level.rawValue)-level labels: \(r.items) items, annotators: \(r.annotators.isEmpty ? "none" : r.annotators.joined(separator: ", "))")
+        if r.items == 0 {
+            out.append("(no \(r.level.rawValue)-level labels in this store: try --level \(r.level == .frame ? "video" : "frame"))")
+        }
         out.append("")
         out.append("Agreement over all annotators (items with ≥ 2 answers)")
         var rows = [["severity", String(r.severity.items), fmt(r.severity.fleissKappa), fmt(r.severity.krippendorffAlphaNominal),

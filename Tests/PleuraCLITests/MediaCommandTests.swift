@@ -61,17 +61,25 @@ struct PocusMediaCommandTests {
             guard reference.count == frameBytes * targets.count else {
                 return problems + ["\(entry.path): ffmpeg gave \(reference.count) bytes for \(targets.count) frames"]
             }
+            // pleura writes the frames as frame-0.png, frame-1.png, …; one ffmpeg run reads them back.
+            let pngs = scratch.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.createDirectory(at: pngs, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: pngs) }
             for (i, index) in targets.enumerated() {
-                let png = scratch.appendingPathComponent(UUID().uuidString + ".png")
+                let png = pngs.appendingPathComponent("frame-\(i).png")
                 let r = try runPleura(["frame", entry.url.path, "--index", "\(index)", "-o", png.path],
                                       environment: ["PLEURA_CACHE_DIR": cache])
-                guard r.status == 0 else { problems.append("\(entry.path) #\(index): \(r.stderrText)"); continue }
-                let mine = try ffmpegRGB(png)
-                try? FileManager.default.removeItem(at: png)
-                let expected = Array(reference[(i * frameBytes)..<((i + 1) * frameBytes)])
-                guard mine.count == expected.count else { problems.append("\(entry.path) #\(index): size differs"); continue }
-                if mine != expected {
-                    let db = psnr(mine, expected)
+                guard r.status == 0 else { return problems + ["\(entry.path) #\(index): \(r.stderrText)"] }
+            }
+            let mine = try ffmpegRGB(pngs.appendingPathComponent("frame-%d.png"))
+            guard mine.count == reference.count else {
+                return problems + ["\(entry.path): pleura's PNGs hold \(mine.count) bytes, ffmpeg's frames \(reference.count)"]
+            }
+            for (i, index) in targets.enumerated() {
+                let range = (i * frameBytes)..<((i + 1) * frameBytes)
+                let a = Array(mine[range]), b = Array(reference[range])
+                if a != b {
+                    let db = psnr(a, b)
                     if db < 45 { problems.append("\(entry.path) #\(index): PSNR \(db) dB < 45") }
                 }
             }
@@ -82,7 +90,7 @@ struct PocusMediaCommandTests {
 }
 
 @Suite("pleura probe / frame on bad input", .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
-struct MediaCommandBadInputTests {
+final class MediaCommandBadInputTests {
     let dir: URL
     let files: [String: URL]
     let good: URL
@@ -94,6 +102,8 @@ struct MediaCommandBadInputTests {
         good = try MediaFixtures.clip("good.mp4", in: dir, frames: 12, arguments: ["-c:v", "libx264"])
         env = ["PLEURA_CACHE_DIR": dir.appendingPathComponent("cache").path]
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// The cases a root user can observe (root reads chmod-000 files).
     var observable: [String] { files.keys.sorted().filter { $0 != "unreadable" || getuid() != 0 } }
@@ -144,6 +154,27 @@ struct MediaCommandBadInputTests {
                                environment: ["PLEURA_CACHE_DIR": "/tmp/pleura-nobody-cache-\(getpid())", "HOME": "/tmp"])
         #expect(r.status == 1)
         #expect(r.stderrText.hasPrefix("pleura: \(path): cannot read the file (Permission denied)"), "\(r.stderrText)")
+    }
+
+    @Test func probePrintsExactlyTheDocumentedFields() throws {
+        let r = try runPleura(["probe", good.path], environment: env)
+        #expect(r.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(Set(object.keys) == ["path", "kind", "codec", "width", "height", "fps", "frames", "sha256"])
+        #expect(object["kind"] as? String == "video" && object["codec"] as? String == "h264")
+        #expect(object["frames"] as? Int == 12 && object["width"] as? Int == 96 && object["height"] as? Int == 64)
+        #expect((object["sha256"] as? String)?.count == 64)
+    }
+
+    @Test func probeWarnsAboutATruncatedFileThatStillDecodes() throws {
+        let whole = try MediaFixtures.clip("front.mp4", in: dir, frames: 40, arguments: ["-c:v", "libx264", "-g", "10", "-movflags", "+faststart"])
+        let bytes = try Data(contentsOf: whole)
+        let half = dir.appendingPathComponent("front-half.mp4")
+        try bytes.prefix(bytes.count / 2).write(to: half)
+        let r = try runPleura(["probe", half.path], environment: env)
+        #expect(r.status == 0, "readable frames are still usable")
+        #expect(r.stdoutText.contains("\"frames\":\(try MediaFixtures.ffmpegFrameCount(half))"))
+        #expect(r.stderrText.hasPrefix("pleura: \(half.path): warning: the container lists 40 frames but only"))
     }
 
     @Test func frameWritesThePNGAndRefusesAnIndexOutOfRange() throws {

@@ -56,8 +56,12 @@ private func frameFile(name: String = "frame.npy", width: Int = 320, height: Int
     #expect(r.stderrText.contains("bad.npy: a heatmap must be a 2-D array"))
     #expect(r.stderrText.split(separator: "\n").count == 1)
     #expect(r.stdout.isEmpty)
-    let overlay = try runPleura(["render", file.path, "--overlay", "--graphics", "sixel"])
-    #expect(overlay.status == 1 && overlay.stderrText.contains("--heatmap"))
+    let overlay = try runPleura(["render", file.path, "--overlay", "--model", dir.appendingPathComponent("none.pt").path,
+                                 "--graphics", "sixel"])
+    #expect(overlay.status == 1 && overlay.stderrText.contains("none.pt"), "\(overlay.stderrText)")
+    #expect(overlay.stdout.isEmpty)
+    let method = try runPleura(["render", file.path, "--overlay", "--method", "magic", "--graphics", "sixel"])
+    #expect(method.status == 1 && method.stderrText.contains("unknown --method magic"))
     let bad = try runPleura(["render", file.path, "--width", "0"])
     #expect(bad.status != 0 && bad.stderrText.contains("--width"))
 }

@@ -47,6 +47,9 @@ func addImportExportStatsRoundTrip() throws {
     let out1 = dir.appendingPathComponent("out1.csv").path
     #expect(try runPleura(["export", "--store", storeA, "--format", "csv", "-o", out1, "--root", media]).status == 0)
     #expect(try String(contentsOfFile: out1, encoding: .utf8) == csv)
+    // Exporting again over the same file replaces it.
+    #expect(try runPleura(["export", "--store", storeA, "--format", "csv", "-o", out1, "--root", media]).status == 0)
+    #expect(try String(contentsOfFile: out1, encoding: .utf8) == csv)
 
     // Into an empty store (media added first), and out again: the same bytes.
     let storeB = dir.appendingPathComponent("b.sqlite").path
@@ -79,6 +82,27 @@ func addImportExportStatsRoundTrip() throws {
     #expect(object["ratings"] is [String: Any] && object["model"] is [Any])
     let table = try runPleura(["stats", "--store", storeA, "--level", "video"])
     #expect(table.stdoutText.contains("video-level labels: 1 items"))
+    // A moved file keeps its identity (and export follows it); a changed file is flagged.
+    let moved = dir.appendingPathComponent("moved.mp4").path
+    try FileManager.default.copyItem(atPath: media + "/two.mp4", toPath: moved)
+    let m = try runPleura(["add", moved, "--store", storeA])
+    #expect(m.stdoutText.contains("0 added, 1 moved") && m.stderrText.contains("same content as"))
+    try FileManager.default.removeItem(atPath: moved)
+    try FileManager.default.copyItem(atPath: media + "/one clip.mp4", toPath: moved)
+    let changed = try runPleura(["add", moved, "--store", storeA])
+    #expect(changed.stderrText.contains("changed since it was registered"))
+    // "two" content was last seen at moved.mp4, which now holds "one clip": it is named by hash.
+    let after = try runPleura(["export", "--store", storeA, "--format", "csv", "-o", "-", "--root", media])
+    let twoSHA = try SHA256.hexOfFile(atPath: media + "/two.mp4")
+    #expect(after.stdoutText.contains("\nsha256:\(twoSHA),5,bob,,,1,1,3,,ünïcödé\n"))
+    #expect(after.stdoutText.contains("\n../moved.mp4,0,alice,1,"))
+    // And such a file imports back by hash.
+    let storeC = dir.appendingPathComponent("c.sqlite").path
+    #expect(try runPleura(["add", media, "--store", storeC]).status == 0)
+    let afterFile = dir.appendingPathComponent("after.csv")
+    try after.stdout.write(to: afterFile)
+    let back = try runPleura(["import", afterFile.path, "--store", storeC, "--root", media])
+    #expect(back.status == 0, "\(back.stderrText)")
 }
 
 @Test(.enabled(if: TestEnv.which("ffmpeg") != nil, "skipped: ffmpeg is not installed"))

@@ -5,7 +5,7 @@ import PleuraTestSupport
 @testable import PleuraMedia
 
 @Suite("Bad input: one clear PleuraError, never a crash", .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
-struct BadInputTests {
+final class BadInputTests {
     let dir: URL
     let files: [String: URL]
 
@@ -14,6 +14,8 @@ struct BadInputTests {
         dir = try TestEnv.makeTempDirectory("pleura-bad")
         files = try MediaFixtures.badInputs(in: dir)
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// The error opening `name` gives, checked to name the file and be one line.
     func failure(_ name: String) throws -> PleuraError {

@@ -9,6 +9,10 @@ let testCacheDirectory: URL = {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-media-tests-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     setenv("PLEURA_CACHE_DIR", dir.path, 1)
+    atexit {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-media-tests-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+    }
     return dir
 }()
 
@@ -25,13 +29,15 @@ let seekClips: [(name: String, arguments: [String])] = [
 ]
 
 @Suite("MediaReader on clips made by ffmpeg", .enabled(if: MediaFixtures.ffmpegAvailable, "\(MediaFixtures.ffmpegMissing)"))
-struct MediaReaderTests {
+final class MediaReaderTests {
     let dir: URL
 
     init() throws {
         _ = testCacheDirectory
         dir = try TestEnv.makeTempDirectory("pleura-media")
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     @Test(arguments: seekClips.map(\.name))
     func randomAccessEqualsSequentialDecode(_ name: String) throws {
@@ -165,15 +171,5 @@ struct MediaReaderTests {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for shuffles.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Core's seeded generator (the test support module has a non-RandomNumberGenerator namesake).
+typealias SeededGenerator = PleuraCore.SplitMix64

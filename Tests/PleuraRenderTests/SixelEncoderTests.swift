@@ -71,7 +71,7 @@ func expectValidSixel(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourc
 
 @Test func sixelNeverExceedsTheByteLimit() throws {
     // Colour noise is the worst case for sixel; force a small limit and check it holds.
-    var rng = PleuraTestSupport.SplitMix64(seed: 3)
+    var rng = SplitMix64(seed: 3)
     let noise = PixelImage(width: 400, height: 300, format: .rgb24,
                            pixels: (0..<(400 * 300 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
     let unlimited = try SixelEncoder().encode(noise)

@@ -257,3 +257,33 @@ struct Fixture {
     #expect(error.reason.contains("busy"))
     #expect(!error.description.contains("database is locked"))
 }
+
+@Test func olderStoreIsMigratedKeepingItsData() throws {
+    // A store as Pleura with schema 1 wrote it.
+    let dir = try TestEnv.makeTempDirectory("pleura-store")
+    let path = dir.appendingPathComponent("v1.sqlite").path
+    try DatabaseQueue(path: path).writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA application_id = \(Schema.applicationID)")
+        try db.execute(sql: Schema.migrations[0])
+        try db.execute(sql: "PRAGMA user_version = 1")
+        try db.execute(sql: """
+            INSERT INTO media (sha256, registered_at, os_user, uid) VALUES ('\(String(repeating: "b", count: 64))', 'x', 'u', 1);
+            INSERT INTO media_path (media_id, path, seen_at, os_user, uid) VALUES (1, '/old/clip.mp4', 'x', 'u', 1);
+            INSERT INTO annotator (name, role, created_at, os_user, uid) VALUES ('old', 'labeller', 'x', 'u', 1);
+            INSERT INTO session (annotator_id, name, mode, started_at, os_user, uid, host, pid, pleura_version)
+                VALUES (1, 's', 'label', 'x', 'u', 1, 'h', 1, '0.0.1');
+            INSERT INTO event (action_id, kind, at, annotator_id, session_id, os_user, uid, media_id, frame, field, new_value)
+                VALUES (1, 'set', 'x', 1, 1, 'u', 1, 1, 7, 'severity', '3');
+            """)
+    }
+    let store = try AnnotationStore.open(path: path)
+    #expect(try store.pragmas()["user_version"] == String(Schema.currentVersion))
+    let old = try #require(try store.annotator(named: "old"))
+    #expect(try store.currentLabels(item: ItemRef(mediaSHA256: String(repeating: "b", count: 64), frame: 7), annotator: old).severity?.rawValue == 3)
+    let viewRow = try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT media_path, frame, annotator, severity FROM frame_labels") }
+    let row = try #require(viewRow)
+    #expect(row["media_path"] as String? == "/old/clip.mp4")
+    #expect(row["severity"] as String? == "3")
+    #expect(row["frame"] as Int? == 7)
+    #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM video_labels") } == 0)
+}

@@ -244,3 +244,56 @@ extension TextSink {
     /// Runs `body` with this sink and returns it (for one-line exports in tests).
     func then(_ body: (TextSink) throws -> Void) rethrows -> TextSink { try body(self); return self }
 }
+
+@Test func reviewsAndPredictionsExport() throws {
+    let src = try Populated()
+    let trainee = try src.store.annotator(named: "tom", role: .trainee)
+    let s = try src.store.beginSession(annotator: trainee, name: "review", mode: "review")
+    try src.store.addReview(Review(item: ItemRef(mediaSHA256: src.shas[1], frame: 2), field: "severity", firstSource: "model",
+                                   firstValue: "3", secondSource: "alice", secondValue: "1", ownValue: "2", verdict: .neither,
+                                   comment: "small, patchy"), annotator: trainee, session: s)
+    try src.store.insertPredictions([Prediction(item: ItemRef(mediaSHA256: src.shas[1], frame: nil), modelSHA256: "m",
+                                                head: "diagnosis", className: "covid", probability: 0.1)])
+    let reviews = try TextSink().then { try src.store.exportReviews(root: "/data", format: .csv, to: $0) }.text
+    let lines = reviews.split(separator: "\n")
+    #expect(lines.first == "media,frame,annotator,at,field,first_source,first_value,second_source,second_value,own_value,verdict,comment,heatmap_sha256")
+    #expect(lines.count == 2 && lines[1].hasPrefix("clips/b.mp4,2,tom,") && lines[1].hasSuffix(",severity,model,3,alice,1,2,neither,\"small, patchy\","))
+    let reviewJSON = try TextSink().then { try src.store.exportReviews(root: "/data", format: .jsonl, to: $0) }.text
+    #expect(reviewJSON.contains("\"verdict\":\"neither\"") && reviewJSON.contains("\"frame\":2"))
+    let predictions = try TextSink().then { try src.store.exportPredictions(root: "/data", format: .csv, to: $0) }.text
+    #expect(predictions == "media,frame,model,head,label,probability\nclips/b.mp4,,m,diagnosis,covid,0.1\n")
+}
+
+@Test func statisticsCompareModelPredictionsWithAnnotators() throws {
+    let src = try Populated()
+    let alice = try src.store.annotator(named: "alice", role: .labeller)
+    let s = try src.store.beginSession(annotator: alice, name: "t", mode: "label")
+    let human = [0, 1, 2, 3, 3, 1]
+    let model = [0, 1, 3, 3, 2, 1]
+    let linesHuman = [true, false, true, true, false, false]
+    let linesModel = [0.9, 0.2, 0.4, 0.7, 0.6, 0.1]   // ≥ 0.5 → present
+    var predictions: [Prediction] = []
+    for frame in 0..<6 {
+        let item = ItemRef(mediaSHA256: src.shas[0], frame: frame)
+        var l = LabelSet(); l.severity = Severity(rawValue: human[frame]); l[.b1Lines] = linesHuman[frame]
+        try src.store.setLabels(item: item, to: l, annotator: alice, session: s)
+        for c in 0...3 {
+            predictions.append(Prediction(item: item, modelSHA256: "net", head: "severity", className: String(c),
+                                          probability: c == model[frame] ? 0.7 : 0.1))
+        }
+        predictions.append(Prediction(item: item, modelSHA256: "net", head: "findings", className: "b1_lines", probability: linesModel[frame]))
+    }
+    try src.store.insertPredictions(predictions)
+    let report = try src.store.statistics(level: .frame)
+    let m = try #require(report.models.first)
+    #expect(m.model == "net")
+    let sev = try #require(m.severity.first)
+    #expect(sev.annotator == "alice" && sev.n == 6)
+    #expect(sev.cohenKappa == Agreement.cohenKappa(human, model, categories: [0, 1, 2, 3]))
+    #expect(sev.quadraticKappa == Agreement.cohenKappa(human, model, categories: [0, 1, 2, 3], weighting: .quadratic))
+    #expect(sev.confusion == [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 1], [0, 0, 1, 1]])
+    let b1 = try #require(m.findings.first { $0.0 == .b1Lines }?.1.first)
+    // truth 1,0,1,1,0,0 vs model 1,0,0,1,1,0: TP 2, FN 1, FP 1, TN 2.
+    #expect(b1.perClass[1] == ClassMetrics(truePositives: 2, falsePositives: 1, falseNegatives: 1, trueNegatives: 2))
+    #expect(report.json.contains("\"model\":[{\"findings\":{\"b1_lines\":[{\"accuracy\":"))
+}

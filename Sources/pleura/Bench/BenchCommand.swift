@@ -38,6 +38,8 @@ struct BenchCommand: ParsableCommand {
     static let suites: [BenchmarkSuite] = [
         .media,
         .store,
+        .render,
+        .model,
         .phantom,
     ]
 
