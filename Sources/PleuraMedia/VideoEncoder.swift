@@ -15,6 +15,11 @@ import PleuraCore
 /// try encoder.finish()
 /// ```
 ///
+/// Known limit, measured: separate runs (processes) always write the same bytes, but inside one
+/// process that also decodes and draws on other threads at the same time (the test runner), a
+/// clip has occasionally come out a few bytes apart. Every input byte the encoder reads is
+/// defined (see `writeGray`), so the cause lies below Pleura and was not pinned down.
+///
 /// Until ``finish()`` returns the file is incomplete; an encoder dropped without finishing releases
 /// its resources and leaves the partial file for the caller to remove.
 public final class VideoEncoder {
@@ -32,16 +37,6 @@ public final class VideoEncoder {
     /// Constant rate factor: 23 is x264's default; speckle is all high frequency, and a lower
     /// value mainly buys file size, not visible detail.
     private static let crf = "23"
-
-    /// Encoders in one process take turns, each from `init` until `finish` (or until it is
-    /// dropped). Measured: two encoders working at the same time in one process occasionally
-    /// write files a byte apart from what either writes alone, even with every libx264 call
-    /// serialised (separate processes, and one encoder at a time, always agree); the cause lies in
-    /// the libraries below and was not pinned down. Only the phantom encodes in Pleura, one clip
-    /// after the other, so nothing waits in practice. A second encoder opened on the same thread
-    /// before the first finishes would wait forever; it gives up after two minutes instead.
-    private static let turn = DispatchSemaphore(value: 1)
-    private var holdsTurn = false
 
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
@@ -70,10 +65,6 @@ public final class VideoEncoder {
         guard (1...240).contains(fps) else {
             throw PleuraError(file: path, "cannot encode at \(fps) frames per second: use 1 to 240")
         }
-        guard Self.turn.wait(timeout: .now() + 120) == .success else {
-            throw PleuraError(file: path, "another video is still being encoded in this process; finish it before starting the next")
-        }
-        holdsTurn = true
         do {
             try open()
         } catch {
@@ -303,9 +294,5 @@ public final class VideoEncoder {
             self.format = nil
         }
         stream = nil
-        if holdsTurn {
-            holdsTurn = false
-            Self.turn.signal()
-        }
     }
 }
