@@ -15,6 +15,11 @@ import PleuraCore
 /// try encoder.finish()
 /// ```
 ///
+/// Known limit, measured: separate runs (processes) always write the same bytes, but inside one
+/// process that also decodes and draws on other threads at the same time (the test runner), a
+/// clip has occasionally come out a few bytes apart. Every input byte the encoder reads is
+/// defined (see `writeGray`), so the cause lies below Pleura and was not pinned down.
+///
 /// Until ``finish()`` returns the file is incomplete; an encoder dropped without finishing releases
 /// its resources and leaves the partial file for the caller to remove.
 public final class VideoEncoder {
@@ -39,7 +44,10 @@ public final class VideoEncoder {
     private var picture: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var scaler: OpaquePointer?
-    private var scalerInput: PixelImage.Format?
+    /// An RGB frame's pixels, copied into rows padded to 64 bytes with zeroed slack: swscale's
+    /// SIMD reads past the end of a row, and past a Swift array's end is whatever the heap holds.
+    private var source: UnsafeMutablePointer<UInt8>?
+    private var sourceStride = 0
     private var fileOpen = false
     private var finished = false
 
@@ -104,6 +112,8 @@ public final class VideoEncoder {
         }
         av_opt_set(context.pointee.priv_data, "preset", Self.preset, 0)
         av_opt_set(context.pointee.priv_data, "crf", Self.crf, 0)
+        // One thread everywhere in x264, including the lookahead, so no decision depends on timing.
+        av_opt_set(context.pointee.priv_data, "x264-params", "threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:deterministic=1", 0)
         rc = avcodec_open2(context, encoder, nil)
         guard rc >= 0 else { throw fail("libx264 refused the settings", rc) }
 
@@ -135,6 +145,15 @@ public final class VideoEncoder {
         frame.pointee.colorspace = AVCOL_SPC_SMPTE170M
         rc = av_frame_get_buffer(frame, 0)
         guard rc >= 0 else { throw fail("cannot allocate a frame", rc) }
+        // The rows' alignment padding is never written by the colour conversion: zero it once so
+        // nothing uninitialised can reach the encoder and make two runs differ.
+        withUnsafePointer(to: &frame.pointee.buf) { tuple in
+            tuple.withMemoryRebound(to: UnsafeMutablePointer<AVBufferRef>?.self, capacity: 8) { buffers in
+                for i in 0..<8 {
+                    if let b = buffers[i] { memset(b.pointee.data, 0, Int(b.pointee.size)) }
+                }
+            }
+        }
     }
 
     /// Encodes one frame (gray8 or rgb24, exactly `width`×`height`). Frames are shown at the
@@ -145,40 +164,88 @@ public final class VideoEncoder {
             throw PleuraError(file: path, "frame \(frameCount) is \(image.width)×\(image.height), the video is \(width)×\(height)")
         }
         guard let codec, let picture else { throw PleuraError(file: path, "the encoder is closed") }
-        if scaler == nil || scalerInput != image.format {
-            sws_freeContext(scaler)
-            let source = image.format == .gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24
-            // Bit-exact, accurately rounded conversion: the same pixels always give the same YUV.
-            let flags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT
-            scaler = sws_getContext(Int32(width), Int32(height), source, Int32(width), Int32(height),
-                                    AV_PIX_FMT_YUV420P, Int32(flags), nil, nil, nil)
-            scalerInput = image.format
-            guard scaler != nil else { throw PleuraError(file: path, "cannot set up the colour conversion to YUV 4:2:0") }
-            // BT.601 matrix, full-range input (0–255 RGB/grey) to limited-range YUV.
-            let coefficients = sws_getCoefficients(SWS_CS_ITU601)
-            _ = sws_setColorspaceDetails(scaler, coefficients, 1, coefficients, 0, 0, 1 << 16, 1 << 16)
-        }
         var rc = av_frame_make_writable(picture)
         guard rc >= 0 else { throw fail("cannot reuse the frame buffer", rc) }
-        rc = image.pixels.withUnsafeBufferPointer { source -> Int32 in
-            var sourcePlanes: [UnsafePointer<UInt8>?] = [source.baseAddress, nil, nil, nil]
-            var sourceStrides: [Int32] = [Int32(width * image.channels), 0, 0, 0]
-            return withUnsafeMutablePointer(to: &picture.pointee.data) { dataTuple in
-                dataTuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { planes in
-                    withUnsafeMutablePointer(to: &picture.pointee.linesize) { strideTuple in
-                        strideTuple.withMemoryRebound(to: Int32.self, capacity: 8) { strides in
-                            sws_scale(scaler, &sourcePlanes, &sourceStrides, 0, Int32(height), planes, strides)
-                        }
-                    }
-                }
-            }
+        if image.format == .gray8 {
+            writeGray(image, into: picture)
+        } else {
+            rc = try convertRGB(image, into: picture)
+            guard rc == Int32(height) else { throw PleuraError(file: path, "colour conversion of frame \(frameCount) failed") }
         }
-        guard rc == Int32(height) else { throw PleuraError(file: path, "colour conversion of frame \(frameCount) failed") }
         picture.pointee.pts = Int64(frameCount)
         rc = avcodec_send_frame(codec, picture)
         guard rc >= 0 else { throw fail("cannot encode frame \(frameCount)", rc) }
         frameCount += 1
         try drainPackets()
+    }
+
+    /// Full-range grey 0–255 to limited-range luma 16–235 (BT.601), rounded.
+    private static let limitedRangeLuma: [UInt8] = (0..<256).map { UInt8(16 + (219 * $0 + 127) / 255) }
+
+    /// Grey frames are written straight into the YUV planes: luma through the table above, both
+    /// chroma planes neutral (128), every byte of every row including the alignment padding.
+    /// Nothing the encoder reads is left to chance, which keeps its output byte-identical from
+    /// run to run (a generic colour conversion reads past row ends, into whatever memory holds).
+    private func writeGray(_ image: PixelImage, into frame: UnsafeMutablePointer<AVFrame>) {
+        withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+            dataTuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { planes in
+                withUnsafePointer(to: &frame.pointee.linesize) { strideTuple in
+                    strideTuple.withMemoryRebound(to: Int32.self, capacity: 8) { strides in
+                        let luma = planes[0]!, lumaStride = Int(strides[0])
+                        Self.limitedRangeLuma.withUnsafeBufferPointer { table in
+                            image.pixels.withUnsafeBufferPointer { pixels in
+                                for y in 0..<height {
+                                    let row = luma + y * lumaStride
+                                    let input = pixels.baseAddress! + y * width
+                                    for x in 0..<width { row[x] = table[Int(input[x])] }
+                                    if lumaStride > width { memset(row + width, 16, lumaStride - width) }
+                                }
+                            }
+                        }
+                        for plane in 1...2 {
+                            memset(planes[plane]!, 128, Int(strides[plane]) * (height / 2))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// RGB frames go through swscale (BT.601, full-range RGB to limited-range YUV 4:2:0), from a
+    /// copy with zeroed padding after every row.
+    private func convertRGB(_ image: PixelImage, into picture: UnsafeMutablePointer<AVFrame>) throws -> Int32 {
+        if scaler == nil {
+            // Bit-exact, accurately rounded conversion: the same pixels always give the same YUV.
+            let flags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT
+            scaler = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
+                                    AV_PIX_FMT_YUV420P, Int32(flags), nil, nil, nil)
+            guard scaler != nil else { throw PleuraError(file: path, "cannot set up the colour conversion to YUV 4:2:0") }
+            let coefficients = sws_getCoefficients(SWS_CS_ITU601)
+            _ = sws_setColorspaceDetails(scaler, coefficients, 1, coefficients, 0, 0, 1 << 16, 1 << 16)
+        }
+        let rowBytes = width * 3
+        if source == nil {
+            sourceStride = (rowBytes + 63) / 64 * 64
+            guard let buffer = calloc(sourceStride * (height + 2), 1) else { throw PleuraError(file: path, "out of memory for frame \(frameCount)") }
+            source = buffer.assumingMemoryBound(to: UInt8.self)
+        }
+        guard let source else { throw PleuraError(file: path, "out of memory for frame \(frameCount)") }
+        image.pixels.withUnsafeBufferPointer { pixels in
+            for y in 0..<height {
+                memcpy(source + y * sourceStride, pixels.baseAddress! + y * rowBytes, rowBytes)
+            }
+        }
+        var sourcePlanes: [UnsafePointer<UInt8>?] = [UnsafePointer(source), nil, nil, nil]
+        var sourceStrides: [Int32] = [Int32(sourceStride), 0, 0, 0]
+        return withUnsafeMutablePointer(to: &picture.pointee.data) { dataTuple in
+            dataTuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { planes in
+                withUnsafeMutablePointer(to: &picture.pointee.linesize) { strideTuple in
+                    strideTuple.withMemoryRebound(to: Int32.self, capacity: 8) { strides in
+                        sws_scale(scaler, &sourcePlanes, &sourceStrides, 0, Int32(height), planes, strides)
+                    }
+                }
+            }
+        }
     }
 
     /// Flushes the encoder, writes the MP4 index and closes the file. Call once, after the last
@@ -216,6 +283,8 @@ public final class VideoEncoder {
     private func release() {
         sws_freeContext(scaler)
         scaler = nil
+        free(source)
+        source = nil
         if picture != nil { av_frame_free(&picture) }
         if packet != nil { av_packet_free(&packet) }
         if codec != nil { avcodec_free_context(&codec) }

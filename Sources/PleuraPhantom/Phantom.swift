@@ -50,7 +50,7 @@ public struct PhantomGenerator: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw PleuraError(file: folder.path, "cannot create the output folder (\(error.localizedDescription))")
+            throw PleuraError(file: folder.path, "cannot create the output folder (\(directoryReason(folder, error))); choose a writable folder with -o")
         }
         var records: [LabelRecord] = []
         var urls: [URL] = []
@@ -98,6 +98,11 @@ public struct PhantomGenerator: Sendable {
             }
             try encoder.finish()
             try replace(url, with: partial)
+        } catch var error as PleuraError {
+            try? FileManager.default.removeItem(at: partial)
+            // Name the file the user asked for, not the hidden temporary one.
+            if error.file == partial.path { error.file = url.path }
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: partial)
             throw error
@@ -113,7 +118,7 @@ public struct PhantomGenerator: Sendable {
         do {
             try data.write(to: partial)
         } catch {
-            throw PleuraError(file: url.path, "cannot write (\(error.localizedDescription))")
+            throw PleuraError(file: url.path, "cannot write (\(systemReason(error)))")
         }
         try replace(url, with: partial)
     }
@@ -125,6 +130,30 @@ public struct PhantomGenerator: Sendable {
             throw PleuraError(file: url.path, "cannot move the finished file into place (\(reason))")
         }
     }
+}
+
+/// The operating system's words for a failed file operation ("Permission denied", "Not a
+/// directory"), which say more than Foundation's generic "could not be completed".
+func systemReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return ns.localizedDescription
+}
+
+/// Why `folder` could not be created: Foundation on Linux often hides the system error, so the
+/// last component is tried once more with mkdir(2) to get errno's words.
+func directoryReason(_ folder: URL, _ error: Error) -> String {
+    if mkdir(folder.path, 0o755) != 0 {
+        let code = errno
+        if code != EEXIST { return String(cString: strerror(code)) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "a file of that name is in the way"
+        }
+    }
+    return systemReason(error)
 }
 
 /// The demo session's media: phantom clips generated once into the cache and reused.
@@ -148,8 +177,9 @@ public enum DemoMedia {
         do {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         } catch {
-            throw PleuraError(file: cache.path, "cannot create the cache folder (\(error.localizedDescription)); set PLEURA_CACHE_DIR to a writable folder")
+            throw PleuraError(file: cache.path, "cannot create the cache folder (\(directoryReason(cache, error))); set PLEURA_CACHE_DIR to a writable folder")
         }
+        removeAbandonedTemporaries(of: name, in: cache)
         let temporary = cache.appendingPathComponent(".\(name).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: temporary)
         defer { try? FileManager.default.removeItem(at: temporary) }
@@ -164,6 +194,19 @@ public enum DemoMedia {
             }
         }
         return folder
+    }
+
+    /// Removes `.<name>.tmp-<pid>` folders whose process is gone (a first run that was killed).
+    /// Folders of a process still running are left alone: it may be generating right now.
+    static func removeAbandonedTemporaries(of name: String, in cache: URL) {
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: cache.path) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            guard let pid = Int32(entry.dropFirst(prefix.count)) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: cache.appendingPathComponent(entry))
+            }
+        }
     }
 
     /// `phantom-v<version>-s<seed>-n<count>`: the version makes an upgraded Pleura remake clips

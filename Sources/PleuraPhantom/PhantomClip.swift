@@ -220,7 +220,8 @@ struct PhantomClip {
         // The lung's texture decorrelates slowly: a rotation between two independent fields keeps
         // the Rayleigh statistics while the grain changes over about two seconds.
         let angle = 0.05 * Double(t)
-        let ca = Float(cos(angle)), sa = Float(sin(angle))
+        // (cos as a shifted sin: an optimising build would fuse sin and cos into sincos.)
+        let ca = Float(sin(angle + Double.pi / 2)), sa = Float(sin(angle))
         let lungWidth = lines + 2 * margin
         let lnFloor = log(Self.floorAmplitude)
         let lnScale = 255 / (log(Self.ceilingAmplitude) - lnFloor)
@@ -268,8 +269,8 @@ struct PhantomClip {
                             // Consolidated lung: tissue-like, as bright as muscle and blotchy,
                             // merging into the aerated lung over its last few samples.
                             let inside = min((consDepth - d) / 6, 1)
-                            e = (0.08 + 0.2 * exp(-d / 60)) * (1 - inside)
-                                + inside * 0.5 * (1 + 0.35 * consolidationTexture(u, d))
+                            e = (0.05 + 0.11 * exp(-d / 40)) * (1 - inside)
+                                + inside * 0.62 * (1 + 0.35 * consolidationTexture(u, d))
                             for b in bronchograms {
                                 let dz = (Double(d) - b.depth) / b.radius
                                 let du = (Double(u) - b.position) / (b.radius * 1.6)
@@ -278,13 +279,13 @@ struct PhantomClip {
                             }
                         } else {
                             // Aerated lung: a faint haze, the A-line reverberations and B-lines.
-                            e = 0.08 + 0.2 * exp(-d / 60)
+                            e = 0.05 + 0.11 * exp(-d / 40)
                             if aAmp > 0 {
                                 let k = (zf / zs).rounded()
                                 if k >= 2 {
                                     let sigma = 2.0 + 0.6 * (k - 2)
                                     let x = (zf - k * zs) / sigma
-                                    if abs(x) < 4 { e += aAmp * 4.5 * pow(0.45, k - 2) * exp(-x * x) }
+                                    if abs(x) < 4 { e += aAmp * 3.4 * pow(0.5, k - 2) * exp(-x * x) }
                                 }
                             }
                             if bAdd > 0 { e += bAdd * min(1, (d + 2) / 5) }

@@ -1,6 +1,6 @@
 import PleuraCore
 
-/// The phantom's own random numbers: xoshiro256** seeded through SplitMix64.
+/// The phantom's own random numbers: xoshiro256** seeded through PleuraCore's SplitMix64.
 ///
 /// Not Foundation's or the standard library's generators: "same seed, same bytes" must hold across
 /// Swift releases, and the algorithms behind `Int.random(in:using:)` are an implementation detail
@@ -43,15 +43,20 @@ struct PhantomRandom {
 
     mutating func bool(_ probability: Double = 0.5) -> Bool { uniform() < probability }
 
-    /// Standard normal (Box–Muller; the second value of each pair is kept for the next call).
+    /// Standard normal (Marsaglia's polar method; the second value of each pair is kept for the
+    /// next call). No sine or cosine: an optimising build fuses sin(x) and cos(x) into one
+    /// sincos call, whose last bit may differ, and debug and release builds must draw the same.
     mutating func gaussian() -> Double {
         if let g = spareGaussian { spareGaussian = nil; return g }
-        var u = uniform()
-        while u <= 0 { u = uniform() }
-        let v = uniform()
-        let r = (-2 * log(u)).squareRoot()
-        spareGaussian = r * sin(2 * Double.pi * v)
-        return r * cos(2 * Double.pi * v)
+        var x = 0.0, y = 0.0, s = 0.0
+        repeat {
+            x = uniform(-1, 1)
+            y = uniform(-1, 1)
+            s = x * x + y * y
+        } while s >= 1 || s == 0
+        let scale = (-2 * log(s) / s).squareRoot()
+        spareGaussian = y * scale
+        return x * scale
     }
 }
 

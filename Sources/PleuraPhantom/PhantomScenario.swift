@@ -191,7 +191,7 @@ struct PhantomClipSpec: Sendable {
             pleuraGaps = 0.15
             aLineGain = 0.8
             let center = rng.uniform(0.35, 0.65) * lines
-            let half = rng.uniform(0.1, 0.14) * lines
+            let half = rng.uniform(0.12, 0.16) * lines
             consolidation = ConsolidationSpec(center: center, halfWidth: half, depth: rng.uniform(50, 70), isLarge: false,
                                               bronchograms: [])
             let side = center < 0.5 * lines ? (center + 0.22 * lines) : (center - 0.22 * lines)

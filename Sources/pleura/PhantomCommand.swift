@@ -40,6 +40,6 @@ struct PhantomCommand: ParsableCommand {
             FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line + (done == total ? "\n" : "") : line + "\n").utf8))
         }
         let seconds = Measure.now() - start
-        print("wrote \(urls.count) clips and \(PhantomInfo.labelsFileName) to \(SafeText.sanitize(folder.path)) in \(String(format: "%.1f", seconds)) s")
+        print("wrote \(urls.count) clip\(urls.count == 1 ? "" : "s") and \(PhantomInfo.labelsFileName) to \(SafeText.sanitize(folder.path)) in \(String(format: "%.1f", seconds)) s")
     }
 }

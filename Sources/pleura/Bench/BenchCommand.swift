@@ -41,6 +41,7 @@ struct BenchCommand: ParsableCommand {
         .render,
         .model,
         .tui,
+        .phantom,
     ]
 
     @Option(name: .customLong("suite"), help: "Run only these suites (repeatable).")
