@@ -51,6 +51,13 @@ import PleuraTestSupport
         let refused = driver.press("o")
         #expect(refused?.contains("overlays are off:") == true, "\(driver.screen())")
         #expect(refused?.contains("bad.pt") == true)        // the message line names the file
+        // The help screen lists the overlay keys.
+        let help = driver.press("?")
+        for summary in ["heatmap overlay on/off", "next heatmap method", "target class (top first)",
+                        "overlay opacity +10%", "overlay opacity -10%"] {
+            #expect(help?.contains(summary) == true, "help lacks '\(summary)':\n\(driver.screen())")
+        }
+        _ = driver.press("Space")
         driver.send("q")
         #expect(Self.exitStatus(dir) == "status=0")
         let store = try AnnotationStore.open(path: dir.appendingPathComponent("labels.sqlite").path)
