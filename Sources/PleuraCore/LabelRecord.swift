@@ -4,7 +4,7 @@
 /// `media` is a path relative to the import/export root; `frame` is 0-based or nil for a
 /// whole-video label; findings are `1`/`0`/empty (empty = not assessed); `severity` 0–3 or empty;
 /// `quality` `ok`/`poor`/empty.
-public struct LabelRecord: Equatable, Sendable {
+public struct LabelRecord: CanonicalCSVRecord, Equatable, Sendable {
     public static let header = ["media", "frame", "annotator", "a_lines", "b1_lines", "b2_lines",
                                 "consolidation", "severity", "quality", "note"]
 
@@ -63,29 +63,5 @@ public struct LabelRecord: Equatable, Sendable {
         }
         labels.note = fields[9].isEmpty ? nil : fields[9]
         self.init(media: fields[0], frame: frame, annotator: fields[2], labels: labels)
-    }
-
-    /// Parses a whole label CSV (header required, exactly the canonical columns). All or nothing:
-    /// the first bad row throws with its line number.
-    public static func parseFile(_ text: String, file: String) throws -> [LabelRecord] {
-        let records = try CSV.parse(text, file: file)
-        guard let head = records.first else { throw PleuraError(file: file, "empty file: expected the header \(header.joined(separator: ","))") }
-        if head.fields.first != "media" && head.fields.count == header.count {
-            throw PleuraError(file: file, "line \(head.line): no header: the first line must be \(header.joined(separator: ","))")
-        }
-        guard head.fields == header else {
-            throw PleuraError(file: file, "line \(head.line): header must be exactly \(header.joined(separator: ",")) (found \(head.fields.joined(separator: ",")))")
-        }
-        return try records.dropFirst().map {
-            if $0.fields == header { throw PleuraError(file: file, "line \($0.line): the header appears again (files joined together? keep only the first header)") }
-            return try LabelRecord(fields: $0.fields, file: file, line: $0.line)
-        }
-    }
-
-    /// Formats records as a whole CSV file, header first.
-    public static func formatFile(_ records: [LabelRecord]) -> String {
-        var out = CSV.formatRow(header)
-        for r in records { out += CSV.formatRow(r.fields) }
-        return out
     }
 }

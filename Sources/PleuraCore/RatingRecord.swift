@@ -10,7 +10,7 @@
 /// let rows = try RatingRecord.parseFile(text, file: "ratings.csv")
 /// let text = RatingRecord.formatFile(rows)   // byte-identical to a canonical input
 /// ```
-public struct RatingRecord: Equatable, Sendable {
+public struct RatingRecord: CanonicalCSVRecord, Equatable, Sendable {
     public static let header = ["media", "frame", "annotator", "model", "method", "target", "rating", "comment"]
 
     public var media: String
@@ -59,29 +59,5 @@ public struct RatingRecord: Equatable, Sendable {
         if rating == nil && comment == nil { throw fail("rating and comment are both empty: nothing to record") }
         self.init(media: fields[0], frame: frame, annotator: fields[2], model: fields[3], method: fields[4],
                   target: fields[5], rating: rating, comment: comment)
-    }
-
-    /// Parses a whole rating CSV (header required, exactly the canonical columns). All or
-    /// nothing: the first bad row throws with its line number.
-    public static func parseFile(_ text: String, file: String) throws -> [RatingRecord] {
-        let records = try CSV.parse(text, file: file)
-        guard let head = records.first else { throw PleuraError(file: file, "empty file: expected the header \(header.joined(separator: ","))") }
-        if head.fields.first != "media" && head.fields.count == header.count {
-            throw PleuraError(file: file, "line \(head.line): no header: the first line must be \(header.joined(separator: ","))")
-        }
-        guard head.fields == header else {
-            throw PleuraError(file: file, "line \(head.line): header must be exactly \(header.joined(separator: ",")) (found \(head.fields.joined(separator: ",")))")
-        }
-        return try records.dropFirst().map {
-            if $0.fields == header { throw PleuraError(file: file, "line \($0.line): the header appears again (files joined together? keep only the first header)") }
-            return try RatingRecord(fields: $0.fields, file: file, line: $0.line)
-        }
-    }
-
-    /// Formats records as a whole CSV file, header first.
-    public static func formatFile(_ records: [RatingRecord]) -> String {
-        var out = CSV.formatRow(header)
-        for r in records { out += CSV.formatRow(r.fields) }
-        return out
     }
 }

@@ -13,8 +13,8 @@ public enum PhantomInfo {
         "phantom-" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index) + ".mp4"
     }
     /// Frame size and rate of every clip.
-    public static let width = SectorGeometry.standard.width
-    public static let height = SectorGeometry.standard.height
+    public static let width = SectorGeometry.standardWidth
+    public static let height = SectorGeometry.standardHeight
     public static let fps = 20
     /// The smallest set that shows every finding and every severity (clips cycle through the
     /// clinical pictures, see the README's "The phantom").

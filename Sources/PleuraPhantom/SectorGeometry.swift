@@ -32,9 +32,14 @@ struct SectorGeometry: Sendable {
     private let depthFraction: [Float]
     private let lineFraction: [Float]
 
+    /// The standard picture size, as plain constants: reading the size must not build the
+    /// geometry's per-pixel tables (the `phantom` command's help text reads it at every start).
+    static let standardWidth = 480
+    static let standardHeight = 384
+
     /// The phantom's geometry: 480×384 pixels, a 62° fan, 350 px deep, pleura at about a fifth of
     /// the depth (as with a curvilinear probe set to 12 cm and the pleura at 2–2.5 cm).
-    static let standard = SectorGeometry(width: 480, height: 384, apexX: 240, apexY: -88,
+    static let standard = SectorGeometry(width: standardWidth, height: standardHeight, apexX: 240, apexY: -88,
                                          innerRadius: 110, outerRadius: 460,
                                          halfAngle: 31 * Double.pi / 180, lines: 320)
 
