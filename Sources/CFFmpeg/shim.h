@@ -9,7 +9,6 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/error.h>
-#include <libavutil/sha.h>
 #include <libavutil/adler32.h>
 #include <libavutil/log.h>
 #include <errno.h>

@@ -80,7 +80,7 @@ public final class MediaReader: @unchecked Sendable {
         cacheCapacityBytes = cacheBytes
         cache = FrameCache(capacityBytes: cacheBytes)
         try DemuxedStream.checkReadableRegularFile(path)
-        let sha = try ContentHash.sha256(ofFile: path)
+        let sha = try SHA256.hexOfFile(atPath: path)
         stream = try DemuxedStream(path: path)
         decoder = try VideoDecoder(parameters: stream.parameters, timeBase: stream.timeBase, threads: threads, file: path)
         if let cached = FrameIndex.load(sha256: sha), cached.packetCount == stream.packets.count {
@@ -102,7 +102,7 @@ public final class MediaReader: @unchecked Sendable {
     /// is one (no decoding); otherwise the index is built (one full decode) and cached.
     public static func probe(path: String) throws -> MediaInfo {
         try DemuxedStream.checkReadableRegularFile(path)
-        let sha = try ContentHash.sha256(ofFile: path)
+        let sha = try SHA256.hexOfFile(atPath: path)
         if let cached = FrameIndex.load(sha256: sha) { return cached.info(path: path) }
         return try MediaReader(path: path, cacheBytes: 0).info
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import PleuraCore
+import PleuraTestSupport
 
 @Test func sha256KnownAnswers() {
     // FIPS 180-4 examples and the empty string.
@@ -21,4 +22,18 @@ import PleuraCore
     try Data(data).write(to: url)
     defer { try? FileManager.default.removeItem(at: url) }
     #expect(try SHA256.hexOfFile(atPath: url.path) == SHA256.hex(of: data))
+}
+
+/// Files of sizes around SHA-256's 64-byte block and the 1 MiB read chunk hash as coreutils'
+/// `sha256sum` says (an independent implementation): media identity in the store depends on it.
+@Test(.enabled(if: TestEnv.which("sha256sum") != nil, "skipped: sha256sum is not installed"))
+func fileHashesAgreeWithSha256sum() throws {
+    let dir = try TestEnv.makeTempDirectory("pleura-hash")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for size in [0, 1, 55, 56, 64, 1 << 20, (1 << 20) + 3, 3_000_001] {
+        let url = dir.appendingPathComponent("f\(size)")
+        try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }).write(to: url)
+        let expected = try runProgram(TestEnv.which("sha256sum")!, [url.path]).stdoutText.prefix(64)
+        #expect(try SHA256.hexOfFile(atPath: url.path) == String(expected), "size \(size)")
+    }
 }

@@ -17,7 +17,7 @@ let testCacheDirectory: URL = {
 }()
 
 /// SHA-256 of a picture's pixels, to compare frames cheaply.
-func fingerprint(_ image: PixelImage) -> String { ContentHash.sha256(of: image.pixels) }
+func fingerprint(_ image: PixelImage) -> String { SHA256.hex(of: image.pixels) }
 
 /// Clips whose structure stresses seeking: B-frames (reordering), open GOPs, packed B-frames.
 let seekClips: [(name: String, arguments: [String])] = [
@@ -117,7 +117,7 @@ final class MediaReaderTests {
         let info = try MediaReader.probe(path: url.path)
         let indexFile = testCacheDirectory.appendingPathComponent("index/\(info.sha256).json")
         #expect(FileManager.default.fileExists(atPath: indexFile.path))
-        #expect(info.sha256 == (try ContentHash.sha256(ofFile: url.path)))
+        #expect(info.sha256 == (try SHA256.hexOfFile(atPath: url.path)))
 
         // A copy under another name is the same content: same index, same facts.
         let copy = dir.appendingPathComponent("renamed.mp4")
