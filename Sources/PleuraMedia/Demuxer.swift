@@ -35,8 +35,8 @@ final class DemuxedStream {
     ]
     static let imageFormats: Set<String> = ["image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe"]
 
-    /// Opens `path`; with `readPackets: false` it stops after the header (for `probe`-level facts).
-    init(path: String, readPackets: Bool = true) throws {
+    /// Opens `path` and reads its video packets into memory.
+    init(path: String) throws {
         _ = FFmpegSupport.silenceLogging
         try Self.checkReadableRegularFile(path)
         try ImageHeader.check(path: path)
@@ -93,7 +93,6 @@ final class DemuxedStream {
         avcodec_parameters_copy(copy, par)
         parameters = copy
 
-        guard readPackets else { return }
         // Only the chosen stream is demuxed into packets; the others are discarded by the demuxer.
         for i in 0..<streamCount where i != Int(streamIndex) { format.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL }
         while true {

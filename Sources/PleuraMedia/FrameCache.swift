@@ -42,12 +42,6 @@ struct FrameCache {
         while bytes > capacityBytes, let oldest = tail { unlink(oldest) }
     }
 
-    mutating func removeAll() {
-        entries.removeAll(); head = nil; tail = nil; bytes = 0
-    }
-
-    func contains(_ key: Key) -> Bool { entries[key] != nil }
-
     private mutating func pushFront(_ key: Key, _ image: PixelImage) {
         entries[key] = Entry(image: image, previous: nil, next: head)
         if let head { entries[head]?.previous = key }

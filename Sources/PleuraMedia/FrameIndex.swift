@@ -8,8 +8,8 @@ import PleuraCore
 ///
 /// Built once per file content and cached on disk as JSON under
 /// `AppPaths.cacheSubdirectory("index")/<sha256>.json`; the key is the content hash, so a renamed
-/// or moved file reuses its index and a changed file gets a new one. An index written by another
-/// FFmpeg major version (whose decoders may behave differently) is rebuilt.
+/// or moved file reuses its index and a changed file gets a new one. An index written with another
+/// libavcodec version (major.minor.micro: any decoder change may alter frames) is rebuilt.
 struct FrameIndex: Codable, Equatable {
     static let currentVersion = 1
 

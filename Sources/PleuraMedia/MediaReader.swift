@@ -74,14 +74,21 @@ public final class MediaReader: @unchecked Sendable {
 
     /// Opens `path`. `cacheBytes` bounds the decoded-frame cache (default 256 MiB); `threads` is
     /// the decoder's thread count (1: lowest seek latency, the right choice on a shared machine).
-    public init(path: String, cacheBytes: Int = 256 << 20, threads: Int = 1) throws {
+    public convenience init(path: String, cacheBytes: Int = 256 << 20, threads: Int = 1) throws {
+        try self.init(path: path, cacheBytes: cacheBytes, threads: threads, knownSHA256: nil)
+    }
+
+    /// `knownSHA256`: the file's hash when the caller has just computed it (``probe(path:)``),
+    /// so a file is hashed once per open.
+    private init(path: String, cacheBytes: Int, threads: Int, knownSHA256: String?) throws {
         self.path = path
         self.threads = threads
         cacheCapacityBytes = cacheBytes
         cache = FrameCache(capacityBytes: cacheBytes)
-        try DemuxedStream.checkReadableRegularFile(path)
-        let sha = try SHA256.hexOfFile(atPath: path)
+        // Demux first: it refuses what is not media (text, random bytes, too-large streams)
+        // before the whole file is read again for its hash.
         stream = try DemuxedStream(path: path)
+        let sha = try knownSHA256 ?? SHA256.hexOfFile(atPath: path)
         decoder = try VideoDecoder(parameters: stream.parameters, timeBase: stream.timeBase, threads: threads, file: path)
         if let cached = FrameIndex.load(sha256: sha), cached.packetCount == stream.packets.count {
             index = cached
@@ -101,15 +108,18 @@ public final class MediaReader: @unchecked Sendable {
     /// The facts about a file, cheaply: the content hash plus the cached frame index when there
     /// is one (no decoding); otherwise the index is built (one full decode) and cached.
     public static func probe(path: String) throws -> MediaInfo {
-        try DemuxedStream.checkReadableRegularFile(path)
-        let sha = try SHA256.hexOfFile(atPath: path)
-        if let cached = FrameIndex.load(sha256: sha) { return cached.info(path: path) }
-        return try MediaReader(path: path, cacheBytes: 0).info
+        try probeWithWarnings(path: path).info
     }
 
-    /// Problems recorded for a file whose index is cached, without opening it (for `probe`).
-    public static func warnings(path: String, sha256: String) -> [String] {
-        FrameIndex.load(sha256: sha256)?.warnings ?? []
+    /// ``probe(path:)`` plus the problems found when the index was built (e.g. a truncated file
+    /// that still decodes). The file is hashed once, and the warnings come from the same index
+    /// as the facts, even when the cache folder cannot be written.
+    public static func probeWithWarnings(path: String) throws -> (info: MediaInfo, warnings: [String]) {
+        try DemuxedStream.checkReadableRegularFile(path)
+        let sha = try SHA256.hexOfFile(atPath: path)
+        if let cached = FrameIndex.load(sha256: sha) { return (cached.info(path: path), cached.warnings) }
+        let reader = try MediaReader(path: path, cacheBytes: 0, threads: 1, knownSHA256: sha)
+        return (reader.info, reader.warnings)
     }
 
     /// Exactly frame `index` (0-based, display order), converted like FFmpeg's command line does
@@ -191,13 +201,6 @@ public final class MediaReader: @unchecked Sendable {
         s.cachedFrames = cache.count
         s.cachedBytes = cache.bytes
         return s
-    }
-
-    /// Empties the LRU cache (the frame index stays).
-    public func clearCache() {
-        lock.lock()
-        defer { lock.unlock() }
-        cache.removeAll()
     }
 
     // MARK: Decoding

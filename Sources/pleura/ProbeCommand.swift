@@ -24,9 +24,9 @@ struct ProbeCommand: ParsableCommand {
         var failed = 0
         for file in files {
             do {
-                let info = try MediaReader.probe(path: file)
+                let (info, warnings) = try MediaReader.probeWithWarnings(path: file)
                 print(String(decoding: try encoder.encode(info), as: UTF8.self))
-                for warning in MediaReader.warnings(path: file, sha256: info.sha256) {
+                for warning in warnings {
                     reportError(PleuraError(file: file, "warning: " + warning))
                 }
             } catch let error as PleuraError {

@@ -171,10 +171,16 @@ final class MediaCommandBadInputTests {
         let bytes = try Data(contentsOf: whole)
         let half = dir.appendingPathComponent("front-half.mp4")
         try bytes.prefix(bytes.count / 2).write(to: half)
-        let r = try runPleura(["probe", half.path], environment: env)
-        #expect(r.status == 0, "readable frames are still usable")
-        #expect(r.stdoutText.contains("\"frames\":\(try MediaFixtures.ffmpegFrameCount(half))"))
-        #expect(r.stderrText.hasPrefix("pleura: \(half.path): warning: the container lists 40 frames but only"))
+        // Also with a cache folder that cannot be made (under a regular file): the index is not
+        // saved, and the warning must still come from the index just built.
+        let blocker = dir.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: blocker)
+        for environment in [env, ["PLEURA_CACHE_DIR": blocker.appendingPathComponent("cache").path]] {
+            let r = try runPleura(["probe", half.path], environment: environment)
+            #expect(r.status == 0, "readable frames are still usable")
+            #expect(r.stdoutText.contains("\"frames\":\(try MediaFixtures.ffmpegFrameCount(half))"))
+            #expect(r.stderrText.hasPrefix("pleura: \(half.path): warning: the container lists 40 frames but only"), "\(environment)")
+        }
     }
 
     @Test func frameWritesThePNGAndRefusesAnIndexOutOfRange() throws {
