@@ -61,14 +61,7 @@ extension LabelSet {
     /// Applies one change in canonical text form (malformed text clears the field; the
     /// controller never produces it).
     public mutating func apply(_ change: LabelChange) {
-        let text = change.value
-        switch change.field {
-        case .aLines, .b1Lines, .b2Lines, .consolidation:
-            self[change.field.finding!] = text.flatMap { $0 == "1" ? true : ($0 == "0" ? false : nil) }
-        case .severity: severity = text.flatMap { Int($0) }.flatMap { Severity(rawValue: $0) }
-        case .quality: quality = text.flatMap { Quality(rawValue: $0) }
-        case .note: note = (text?.isEmpty ?? true) ? nil : text
-        }
+        set(change.field, to: change.value.flatMap { try? LabelValue.parse(field: change.field, text: $0) })
     }
 }
 

@@ -104,13 +104,23 @@ struct InferCommand: ParsableCommand {
 
         let writer = InferWriter(store: db)
         let progress = InferProgress(total: readers.reduce(0) { $0 + sampling.frames(count: $1.reader.info.frames).count }, quiet: quiet)
+        // What earlier runs finished, read once for all files (resuming must not rescan the
+        // whole prediction table per file).
+        var doneByMedia: [String: Set<Int>] = [:]
+        for p in try db.predictions(modelSHA256: modelSHA, head: head) {
+            if let f = p.item.frame { doneByMedia[p.item.mediaSHA256, default: []].insert(f) }
+        }
         for (path, reader) in readers {
             let info = reader.info
             let record = try db.registerMedia(sha256: info.sha256, path: path, facts: MediaFacts(
                 kind: info.kind, codec: info.codec, width: info.width, height: info.height, fps: info.fps, frames: info.frames)).record
             let wanted = Set(sampling.frames(count: info.frames))
-            let done = Set(try db.predictions(modelSHA256: modelSHA, head: head)
-                .filter { $0.item.mediaSHA256 == record.sha256 }.compactMap(\.item.frame))
+            let done = doneByMedia[record.sha256] ?? []
+            if wanted.isSubset(of: done) {
+                // Finished in an earlier run: no need to decode the clip at all.
+                for _ in wanted { progress.skipped(file: path) }
+                continue
+            }
             do {
                 try reader.forEachFrame(format: .rgb24) { index, image in
                     if inferStopRequested != 0 { throw InferInterrupted() }

@@ -30,6 +30,12 @@ struct Fixture {
     var st = stat()
     #expect(stat(f.store.path, &st) == 0)
     #expect(st.st_mode & 0o777 == 0o660)
+    // SQLite gives the WAL and shared-memory files the database file's mode (docs/store.md).
+    for suffix in ["-wal", "-shm"] {
+        var side = stat()
+        #expect(stat(f.store.path + suffix, &side) == 0, "\(suffix) exists")
+        #expect(side.st_mode & 0o777 == 0o660, "\(suffix) mode")
+    }
     let p = try f.store.pragmas()
     #expect(p["journal_mode"] == "wal")
     #expect(p["synchronous"] == "2")   // FULL
