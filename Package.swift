@@ -21,8 +21,9 @@ let package = Package(
     ],
     targets: [
         // MARK: C libraries
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
-                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        // FFmpeg is not linked: Sources/CFFmpeg loads it with dlopen on first use (see its shim.h).
+        // Headers come from libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev.
+        .target(name: "CFFmpeg"),
         .systemLibrary(name: "CSixel", pkgConfig: "libsixel", providers: [.apt(["libsixel-dev"])]),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
         .target(

@@ -37,7 +37,7 @@ final class DemuxedStream {
 
     /// Opens `path` and reads its video packets into memory.
     init(path: String) throws {
-        _ = FFmpegSupport.silenceLogging
+        try FFmpegSupport.load(for: path)
         try Self.checkReadableRegularFile(path)
         try ImageHeader.check(path: path)
 

@@ -11,10 +11,22 @@ enum FFmpegSupport {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Loads FFmpeg's libraries (dlopen, once per process; see Sources/CFFmpeg/include/shim.h)
+    /// and silences its logging. Every entry point of this module calls it before its first FFmpeg
+    /// call, so a missing or wrong FFmpeg is one clear error instead of a crash. `file` is the file
+    /// the caller was about to read or write, for the message.
+    static func load(for file: String?) throws {
+        guard pleura_ffmpeg_load() != 0 else {
+            let why = pleura_ffmpeg_load_error().map { String(cString: $0) } ?? "unknown reason"
+            throw PleuraError(file: file, "FFmpeg's libraries cannot be loaded (\(why)); install them with: apt-get install libavformat59 libavcodec59 libswscale6 (make deps does it)")
+        }
+        _ = silenceLogging
+    }
+
     /// FFmpeg logs to stderr by default, which would scribble over the TUI and duplicate the
     /// one-line errors Pleura prints itself; silence it once per process (PLEURA_FFMPEG_LOG=1
     /// restores FFmpeg's own messages when debugging a file).
-    static let silenceLogging: Void = {
+    private static let silenceLogging: Void = {
         let env = getenv("PLEURA_FFMPEG_LOG").map { String(cString: $0) } ?? ""
         av_log_set_level(env.isEmpty || env == "0" ? AV_LOG_QUIET : AV_LOG_INFO)
     }()

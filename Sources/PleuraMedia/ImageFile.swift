@@ -23,7 +23,7 @@ public enum ImageFile {
 
     /// The PNG file's bytes for `image`.
     public static func encodePNG(_ image: PixelImage, file: String = "PNG") throws -> Data {
-        _ = FFmpegSupport.silenceLogging
+        try FFmpegSupport.load(for: file)
         guard image.width > 0, image.height > 0 else { throw PleuraError(file: file, "cannot write an empty (0×0) picture") }
         guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
             throw PleuraError(file: file, "this FFmpeg build has no PNG encoder")

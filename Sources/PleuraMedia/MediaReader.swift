@@ -116,6 +116,8 @@ public final class MediaReader: @unchecked Sendable {
     /// as the facts, even when the cache folder cannot be written.
     public static func probeWithWarnings(path: String) throws -> (info: MediaInfo, warnings: [String]) {
         try DemuxedStream.checkReadableRegularFile(path)
+        // A cached index is valid only for the libavcodec that built it, so even a cache hit needs FFmpeg.
+        try FFmpegSupport.load(for: path)
         let sha = try SHA256.hexOfFile(atPath: path)
         if let cached = FrameIndex.load(sha256: sha) { return (cached.info(path: path), cached.warnings) }
         let reader = try MediaReader(path: path, cacheBytes: 0, threads: 1, knownSHA256: sha)

@@ -81,7 +81,7 @@ public final class VideoEncoder {
 
     private func open() throws {
         // libx264 prints its statistics straight to stderr; Pleura reports failures itself.
-        _ = FFmpegSupport.silenceLogging
+        try FFmpegSupport.load(for: path)
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {
             throw PleuraError(file: path, "this FFmpeg has no libx264 encoder; install Debian's libavcodec59 (built with libx264)")
         }

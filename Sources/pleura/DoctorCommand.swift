@@ -63,8 +63,12 @@ struct DoctorCommand: ParsableCommand {
         lines.append("")
         lines.append("Libraries")
         line("  libsixel", RenderLibraries.sixelVersion)
-        let media = MediaLibraries.versions
-        line("  FFmpeg", ["avformat", "avcodec", "swscale", "avutil"].map { "\($0) \(media[$0] ?? "?")" }.joined(separator: ", "))
+        do {
+            let media = try MediaLibraries.versions()
+            line("  FFmpeg", ["avformat", "avcodec", "swscale", "avutil"].map { "\($0) \(media[$0] ?? "?")" }.joined(separator: ", "))
+        } catch {
+            line("  FFmpeg", "NOT USABLE: " + ((error as? PleuraError)?.reason ?? "\(error)"))
+        }
         line("  SQLite", StoreLibraries.sqliteVersion)
         line("  ncurses", TUILibraries.ncursesVersion)
         lines.append("")

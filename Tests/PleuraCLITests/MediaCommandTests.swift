@@ -131,6 +131,33 @@ final class MediaCommandBadInputTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out-\(name).png").path))
     }
 
+    /// FFmpeg is opened on first use (dlopen), so a broken FFmpeg installation is one line naming
+    /// the file and the library, while commands that need no media still work. A non-ELF file
+    /// named libavcodec.so.59 first on LD_LIBRARY_PATH stands in for the broken library.
+    @Test func brokenFFmpegIsOneLineAndOtherCommandsStillRun() throws {
+        let libs = dir.appendingPathComponent("broken-libs")
+        try FileManager.default.createDirectory(at: libs, withIntermediateDirectories: true)
+        try Data("not a shared library\n".utf8).write(to: libs.appendingPathComponent("libavcodec.so.59"))
+        let broken = env.merging(["LD_LIBRARY_PATH": libs.path]) { _, new in new }
+
+        let probe = try runPleura(["probe", good.path], environment: broken)
+        #expect(probe.status == 1)
+        #expect(probe.stdoutText.isEmpty)
+        let lines = probe.stderrText.split(separator: "\n")
+        #expect(lines.count == 1, "\(probe.stderrText)")
+        let line = String(lines.first ?? "")
+        #expect(line.hasPrefix("pleura: \(good.path): FFmpeg's libraries cannot be loaded"), "\(line)")
+        #expect(line.contains("libavcodec.so.59") && line.contains("apt-get install"), "\(line)")
+
+        let version = try runPleura(["version"], environment: broken)
+        #expect(version.status == 0, "\(version.stderrText)")
+        let doctor = try runPleura(["doctor", "--graphics", "none"], environment: broken)
+        #expect(doctor.stdoutText.contains("NOT USABLE: FFmpeg's libraries cannot be loaded"), "\(doctor.stdoutText)")
+
+        // And with the real libraries, the same file opens.
+        #expect(try runPleura(["probe", good.path], environment: env).status == 0)
+    }
+
     @Test func unreadableFileAsAnUnprivilegedUser() throws {
         let path = files["unreadable"]!.path
         if getuid() != 0 {
