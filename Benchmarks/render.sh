@@ -74,3 +74,30 @@ else
     hyperfine --warmup 2 --runs "${RUNS:-10}" --style basic \
         -n "pleura render ($N frames)" "$P" -n "img2sixel ($N frames)" "$I"
 fi
+
+# Start-up floor. pleura opens FFmpeg only when it reads media (dlopen, Sources/CFFmpeg), but a
+# render must read media: loading Debian's libavformat (libavcodec and ~130 libraries behind it)
+# in a C program that does nothing else is timed here beside pleura's own start-up and img2sixel.
+CC=${CC:-$(command -v cc || command -v clang || true)}
+if [ -n "$CC" ]; then
+    cat > "$WORK/load.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) if (!dlopen(argv[i], RTLD_NOW)) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    return 0;
+}
+C
+    "$CC" -O2 -o "$WORK/load" "$WORK/load.c" -ldl
+    echo
+    set -- -n "empty C process" "$WORK/load" \
+        -n "C process loading libavcodec" "$WORK/load libavcodec.so.59" \
+        -n "C process loading libavformat + libswscale" "$WORK/load libavformat.so.59 libswscale.so.6" \
+        -n "pleura version (FFmpeg not loaded)" "$PLEURA version" \
+        -n "pleura render (1 frame)" "$PLEURA render $WORK/f0.png --graphics sixel --width $SIDE --height $SIDE" \
+        -n "img2sixel (1 frame)" "img2sixel $WORK/f0.png"
+    [ $HAVE_CHAFA -eq 1 ] && set -- "$@" -n "chafa -f sixels (1 frame)" "chafa -f sixels -s 48x24 --animate off $WORK/f0.png"
+    hyperfine -N --warmup 3 --runs "${RUNS:-30}" --style basic "$@"
+else
+    echo "render.sh: no C compiler: start-up floor not measured" >&2
+fi

@@ -25,7 +25,7 @@ struct MediaBench {
             context.progress("skipped: no POCUS data (../shared/data/pocus or $PLEURA_POCUS)")
             return []
         }
-        guard let ffmpeg = Self.which("ffmpeg") else {
+        guard let ffmpeg = MeasuredProcess.which("ffmpeg") else {
             context.progress("skipped: the ffmpeg program is not installed")
             return []
         }
@@ -40,7 +40,7 @@ struct MediaBench {
 
         // First probe builds the frame index (one full decode); later runs use the cached one.
         for clip in clips {
-            let cold = try Self.run(pleura, ["probe", clip], env: env).wall
+            let cold = try Self.run(pleura, ["probe", clip], env: env).seconds
             results.append(BenchResult(suite: "media", name: "probe, first time (builds the index)", value: cold * 1000,
                                        unit: "ms", note: Self.describe(clip)))
         }
@@ -58,8 +58,8 @@ struct MediaBench {
                     let b = try Self.run(pleura, ["decode-all", clip, "--threads", "1", "--pixels", pixels], env: env)
                     if i > 0 { ff.append(a); mine.append(b) } // the first pair warms the caches
                 }
-                let ffCPU = TimingSummary(ff.map(\.cpu)).p50, mineCPU = TimingSummary(mine.map(\.cpu)).p50
-                let ffWall = TimingSummary(ff.map(\.wall)).p50, mineWall = TimingSummary(mine.map(\.wall)).p50
+                let ffCPU = TimingSummary(ff.map(\.cpuSeconds)).p50, mineCPU = TimingSummary(mine.map(\.cpuSeconds)).p50
+                let ffWall = TimingSummary(ff.map(\.seconds)).p50, mineWall = TimingSummary(mine.map(\.seconds)).p50
                 let ratio = ffCPU / mineCPU
                 results.append(BenchResult(suite: "media", name: "\(label), whole process: pleura / ffmpeg throughput (CPU time)",
                                            value: ratio, unit: "×", target: "≥ 0.8", pass: ratio >= 0.8,
@@ -94,13 +94,13 @@ struct MediaBench {
         context.progress("probe with a cached index")
         var probeRuns: [Run] = []
         for _ in 0..<(repeats * 2) { probeRuns.append(try Self.run(pleura, ["probe", longest], env: env)) }
-        let probeWall = TimingSummary(probeRuns.map(\.wall)), probeCPU = TimingSummary(probeRuns.map(\.cpu))
+        let probeWall = TimingSummary(probeRuns.map(\.seconds)), probeCPU = TimingSummary(probeRuns.map(\.cpuSeconds))
         // Judged on the best run: on a shared machine the median mostly measures other people's
         // load (`pleura version` alone is the floor: process start and dynamic linking).
         results.append(BenchResult(suite: "media", name: "pleura probe, whole process, cached index (best of \(probeRuns.count))",
                                    value: probeWall.min * 1000, unit: "ms", target: "≤ 150 ms", pass: probeWall.min <= 0.150,
                                    note: "\(Self.describe(longest)); p50 \(Self.ms(probeWall.p50)), CPU p50 \(Self.ms(probeCPU.p50))"))
-        let version = TimingSummary(try (0..<repeats).map { _ in try Self.run(pleura, ["version"]).wall })
+        let version = TimingSummary(try (0..<repeats).map { _ in try Self.run(pleura, ["version"]).seconds })
         results.append(BenchResult(suite: "media", name: "pleura version, whole process (start-up floor, best)", value: version.min * 1000, unit: "ms"))
         let inProcess = TimingSummary(try (0..<repeats).map { _ in try Measure.seconds { _ = try MediaReader.probe(path: longest) } })
         results.append(BenchResult(suite: "media", name: "MediaReader.probe in process, cached index (p50)", value: inProcess.p50 * 1000, unit: "ms"))
@@ -116,42 +116,14 @@ struct MediaBench {
     static func describe(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
     static func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1000) }
 
-    /// Wall-clock seconds from launch to exit, and the CPU seconds (user + sys) the child used.
-    struct Run { var wall: Double; var cpu: Double }
+    typealias Run = MeasuredProcess.Outcome
 
-    /// Runs a program with its output discarded; throws if it fails.
+    /// Runs a program (output discarded) and throws if it fails.
     static func run(_ executable: String, _ arguments: [String], env: [String: String] = [:]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let cpu0 = childrenCPUSeconds()
-        let t0 = Measure.now()
-        try process.run()
-        process.waitUntilExit()
-        let elapsed = Measure.now() - t0
-        let cpu = childrenCPUSeconds() - cpu0
-        guard process.terminationStatus == 0 else {
-            throw PleuraError(file: executable, "benchmark run failed (exit \(process.terminationStatus)): \(arguments.joined(separator: " "))")
+        let outcome = try MeasuredProcess.run(executable, arguments, environment: env)
+        guard outcome.status == 0 else {
+            throw PleuraError(file: executable, "benchmark run failed (exit \(outcome.status)): \(arguments.joined(separator: " ")): \(outcome.stderr)")
         }
-        return Run(wall: elapsed, cpu: cpu)
-    }
-
-    /// User + system time of all waited-for children so far.
-    static func childrenCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
-        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return s(usage.ru_utime) + s(usage.ru_stime)
-    }
-
-    static func which(_ program: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let p = "\(dir)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
+        return outcome
     }
 }

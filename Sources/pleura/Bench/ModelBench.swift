@@ -68,16 +68,14 @@ extension BenchmarkSuite {
                 try? FileManager.default.removeItem(atPath: store)
                 try? FileManager.default.removeItem(atPath: store + "-wal")
                 try? FileManager.default.removeItem(atPath: store + "-shm")
-                pleuraRuns.append(try Measure.seconds {
-                    let r = try runProcess(ctx.pleuraExecutable.path, ["infer", "--store", store, "--model", modelURL.path, "--threads", "1",
-                                                                       "--every", String(every), "--quiet", clip])
-                    if r.status != 0 { throw PleuraError(file: clip, "pleura infer failed: \(r.stderr)") }
-                })
+                let r = try MeasuredProcess.run(ctx.pleuraExecutable.path, ["infer", "--store", store, "--model", modelURL.path, "--threads", "1",
+                                                                            "--every", String(every), "--quiet", clip])
+                if r.status != 0 { throw PleuraError(file: clip, "pleura infer failed: \(r.stderr)") }
+                pleuraRuns.append(r.seconds)
                 if python {
-                    pythonRuns.append(try Measure.seconds {
-                        let r = try runProcess("/usr/bin/python3", [repoScript, modelURL.path, clip, "--every", String(every)])
-                        if r.status != 0 { throw PleuraError(file: repoScript, "python reference failed: \(r.stderr)") }
-                    })
+                    let r = try MeasuredProcess.run("/usr/bin/python3", [repoScript, modelURL.path, clip, "--every", String(every)])
+                    if r.status != 0 { throw PleuraError(file: repoScript, "python reference failed: \(r.stderr)") }
+                    pythonRuns.append(r.seconds)
                 }
                 ctx.progress("infer run \(run + 1): pleura \(pleuraRuns.last!) s" + (python ? ", python \(pythonRuns.last!) s" : ""))
             }
@@ -92,9 +90,9 @@ extension BenchmarkSuite {
                                            target: "≥ 1", pass: pleuraRate >= pythonRate))
             }
             var probe: [Double] = []
-            _ = try runProcess(ctx.pleuraExecutable.path, ["probe", clip])   // builds the frame index once
+            _ = try MeasuredProcess.run(ctx.pleuraExecutable.path, ["probe", clip])   // builds the frame index once
             for _ in 0..<(ctx.quick ? 5 : 20) {
-                probe.append(try Measure.seconds { _ = try runProcess(ctx.pleuraExecutable.path, ["probe", clip]) })
+                probe.append(try MeasuredProcess.run(ctx.pleuraExecutable.path, ["probe", clip]).seconds)
             }
             let p50 = TimingSummary(probe).p50 * 1000
             results.append(BenchResult(suite: "model", name: "pleura probe FILE, whole process p50", value: p50, unit: "ms",
@@ -102,18 +100,4 @@ extension BenchmarkSuite {
         }
         return results
     }
-}
-
-/// Runs a program to completion, returning its status and stderr (stdout discarded).
-private func runProcess(_ exe: String, _ args: [String]) throws -> (status: Int32, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-    let err = Pipe()
-    p.standardError = err
-    try p.run()
-    let data = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

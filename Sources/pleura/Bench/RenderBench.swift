@@ -44,7 +44,7 @@ enum RenderBench {
             context.progress("skipped: no POCUS data (../shared/data/pocus or $PLEURA_POCUS)")
             return []
         }
-        for tool in ["ffmpeg", "img2sixel"] where which(tool) == nil {
+        for tool in ["ffmpeg", "img2sixel"] where MeasuredProcess.which(tool) == nil {
             throw PleuraError(file: nil, "the render benchmark needs \(tool) (make deps-test installs it)")
         }
         let suite = "render"
@@ -65,7 +65,7 @@ enum RenderBench {
             let encoder = SixelEncoder()
             var bytes: [UInt8] = []
             firstEncode.append(try Measure.seconds { bytes = try encoder.encode(image) })
-            let reference = try run("img2sixel", [png.path], binary: true)
+            let reference = try run("img2sixel", [png.path])
             let psnr = ImageMetrics.psnr(try SixelDecoder.decode(bytes), image)
             let refPSNR = ImageMetrics.psnr(try SixelDecoder.decode([UInt8](reference.output)), image)
             ours.append(Double(bytes.count)); theirs.append(Double(reference.output.count))
@@ -123,6 +123,17 @@ enum RenderBench {
         results.append(BenchResult(suite: suite, name: "encode 480×480, new clip (palette fit), p50", value: firstSummary.p50 * 1000,
                                    unit: "ms", target: "≤ 10", pass: firstSummary.p50 * 1000 <= 10,
                                    note: "p99 \(fmt(firstSummary.p99 * 1000)) ms"))
+        // The PNG read as `pleura render` reads it (MediaReader: hash, cached index, decode, rgb24),
+        // for the floor below.
+        var decode: [Double] = []
+        for (png, _) in frames {
+            _ = try MediaReader(path: png.path, cacheBytes: 0).frame(0)   // index cached, FFmpeg loaded
+            for _ in 0..<(repeats / 3) {
+                decode.append(try Measure.seconds { _ = try MediaReader(path: png.path, cacheBytes: 0).frame(0) })
+            }
+        }
+        let decodeP50 = TimingSummary(decode).p50
+        results.append(BenchResult(suite: suite, name: "open + decode the 480×480 PNG in-process, p50", value: decodeP50 * 1000, unit: "ms"))
         var halfBlock: [Double] = []
         for (_, image) in frames {
             halfBlock.append(Measure.seconds { _ = HalfBlockRenderer.render(image, columns: 80, rows: 40, mode: .truecolor) })
@@ -131,23 +142,34 @@ enum RenderBench {
 
         // 4. Whole process, same PNG, output to /dev/null: pleura render vs img2sixel vs chafa.
         let runs = context.quick ? 3 : 10
-        func wall(_ exe: String, _ args: [String]) throws -> Double {
+        func wall(_ exe: String, _ args: [String], input: Bool = true) throws -> Double {
             var samples: [Double] = []
             for _ in 0..<runs {
                 for (png, _) in frames.prefix(3) {
-                    samples.append(try Measure.seconds { _ = try run(exe, args + [png.path], discard: true) })
+                    let outcome = try MeasuredProcess.run(exe, args + (input ? [png.path] : []))
+                    guard outcome.status == 0 else {
+                        throw PleuraError(file: exe, "exited with status \(outcome.status) on \(png.lastPathComponent)")
+                    }
+                    samples.append(outcome.seconds)
                 }
             }
             return TimingSummary(samples).p50
         }
         context.progress("timing whole processes (\(runs) × 3 frames each)")
         let pleuraWall = try wall(context.pleuraExecutable.path, ["render", "--graphics", "sixel", "--width", "\(side)", "--height", "\(side)"])
-        let imgWall = try wall(which("img2sixel")!, [])
+        // The same executable doing nothing: its start-up without FFmpeg, which it opens only for media.
+        let versionWall = try wall(context.pleuraExecutable.path, ["version"], input: false)
+        let imgWall = try wall(MeasuredProcess.which("img2sixel")!, [])
+        // What pleura render would take if loading FFmpeg cost nothing: start-up + decode + encode.
+        let floor = versionWall + decodeP50 + firstSummary.p50
         results.append(BenchResult(suite: suite, name: "pleura render, whole process, p50", value: pleuraWall * 1000, unit: "ms"))
+        results.append(BenchResult(suite: suite, name: "pleura version (start-up, FFmpeg not loaded), p50", value: versionWall * 1000, unit: "ms"))
         results.append(BenchResult(suite: suite, name: "img2sixel, whole process, p50", value: imgWall * 1000, unit: "ms"))
         results.append(BenchResult(suite: suite, name: "wall time pleura / img2sixel", value: pleuraWall / imgWall, unit: "×",
                                    target: "≤ 1.0", pass: pleuraWall <= imgWall))
-        if let chafa = which("chafa") {
+        results.append(BenchResult(suite: suite, name: "floor without FFmpeg's load (start-up + decode + encode)", value: floor * 1000,
+                                   unit: "ms", note: "\(fmt(floor / imgWall))× img2sixel; the rest of pleura render is loading FFmpeg"))
+        if let chafa = MeasuredProcess.which("chafa") {
             let chafaWall = try wall(chafa, ["-f", "sixels", "-s", "48x24", "--animate", "off"])
             results.append(BenchResult(suite: suite, name: "chafa -f sixels, whole process, p50", value: chafaWall * 1000, unit: "ms"))
             results.append(BenchResult(suite: suite, name: "wall time pleura / chafa", value: pleuraWall / chafaWall, unit: "×",
@@ -164,36 +186,21 @@ enum RenderBench {
     private static func kib(_ v: Double) -> String { String(format: "%.1f", v / 1024) }
     private static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
 
-    static func which(_ program: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let p = "\(dir)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }
-
-    /// Runs a program to completion; stdout kept (or sent to /dev/null with `discard`).
-    static func run(_ program: String, _ args: [String], binary: Bool = false, discard: Bool = false)
-        throws -> (status: Int32, output: Data, stderr: String) {
-        let exe = program.hasPrefix("/") ? program : (which(program) ?? program)
+    /// Runs a program to completion and keeps its stdout and stderr (for outputs to compare, not
+    /// for timing: see MeasuredProcess).
+    static func run(_ program: String, _ args: [String]) throws -> (status: Int32, output: Data, stderr: String) {
+        let exe = program.hasPrefix("/") ? program : (MeasuredProcess.which(program) ?? program)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
         let err = Pipe()
+        let out = Pipe()
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        var output = Data()
-        if discard {
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-        } else {
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            output = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-        }
+        p.standardOutput = out
+        try p.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
         let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return (p.terminationStatus, output, errText)
     }

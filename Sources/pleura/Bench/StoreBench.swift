@@ -83,29 +83,3 @@ extension BenchmarkSuite {
             return results
         })
 }
-
-/// Runs a program to completion with stdout/stderr to /dev/null and reports its wall time and
-/// its own peak RSS (from wait4's rusage, so earlier children do not count).
-enum MeasuredProcess {
-    struct Outcome { var status: Int32; var seconds: Double; var maxRSSBytes: Int }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> Outcome {
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let t0 = Measure.now()
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard rc == 0 else { throw PleuraError(file: executable, "cannot start: \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let seconds = Measure.now() - t0
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Outcome(status: exitStatus, seconds: seconds, maxRSSBytes: usage.ru_maxrss * 1024)
-    }
-}

@@ -64,7 +64,7 @@ extension BenchmarkSuite {
             add("start-up to first frame (p50, frame index cached)", startSummary.p50 * 1000, "ms", target: "≤ 500 ms",
                 pass: startSummary.p50 <= 0.5, note: "in-process, sixel 480 px; excludes exec (~see 'process launch') and the terminal probe")
             add("start-up to first frame, first ever open (builds frame index)", cold * 1000, "ms", note: clipNote)
-            let launch = try (0..<5).map { _ in try Measure.seconds { _ = try runQuiet(context.pleuraExecutable.path, ["version"]) } }
+            let launch = try (0..<5).map { _ in try MeasuredProcess.run(context.pleuraExecutable.path, ["version"]).seconds }
             add("process launch (pleura version, p50)", TimingSummary(launch).p50 * 1000, "ms")
 
             // Key → label durable.
@@ -178,14 +178,4 @@ private func fsyncTimings(in dir: URL, count: Int) -> TimingSummary {
         samples.append(Measure.now() - t0)
     }
     return TimingSummary(samples)
-}
-
-private func runQuiet(_ path: String, _ args: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
 }
