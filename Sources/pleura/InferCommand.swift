@@ -67,7 +67,7 @@ struct InferCommand: ParsableCommand {
         // Which frames of a clip with n frames: --every, else the session's sampling, else all.
         let sampling: Session.Sampling = every.map { $0 == 1 ? .everyFrame : .everyNth($0) } ?? session?.sampling ?? .everyFrame
         var modelOptions = self.modelOptions
-        if modelOptions.model == nil, let path = session?.model?.path, path != "embedded" { modelOptions.model = path }
+        if modelOptions.model == nil { modelOptions.model = session?.model?.path }
         // From here on Ctrl-C / SIGTERM stop cleanly after the frame in hand (also during loading).
         signal(SIGINT) { _ in inferStopRequested = 1 }
         signal(SIGTERM) { _ in inferStopRequested = 1 }
