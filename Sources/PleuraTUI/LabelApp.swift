@@ -55,13 +55,14 @@ public enum LabelApp {
                 screen.relayout()
                 screen.drawAll()
             case .timeout:
+                if controller.collectBackgroundModel() { screen.drawText() }   // predictions appear
                 if controller.tick(now: Measure.now()) {
                     screen.drawText()
                     screen.drawImage()
                 } else if !controller.isPlaying {
                     if !prefetched { controller.prefetchNextFrame(); prefetched = true }
                     else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
-                    else if controller.wantsIdleModelLoad, controller.loadModelIfNeeded() { screen.drawText() }  // predictions appear
+                    else if controller.wantsIdleModelLoad { controller.startModelLoadInBackground(); screen.drawText() }
                 }
             case .key(let key):
                 prefetched = false

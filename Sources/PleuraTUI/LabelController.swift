@@ -69,6 +69,8 @@ public final class LabelController {
     public enum ModelStatus: Equatable {
         /// Not loaded yet (it loads while the user is idle, or on the first overlay key).
         case notLoaded
+        /// Loading on a background thread (started while the user was idle); keys keep working.
+        case loading
         case loaded
         /// Missing or broken: one sanitised line saying why (overlays stay off).
         case unavailable(String)
@@ -89,6 +91,8 @@ public final class LabelController {
 
     private let loadExplainer: (() throws -> FrameExplainer)?
     private var explainer: FrameExplainer?
+    /// The background load in progress (``startModelLoadInBackground()``), if any.
+    private var pendingModel: PendingModel?
     public private(set) var modelStatus: ModelStatus = .notLoaded
     public private(set) var overlay: Overlay
     /// Predictions per "sha256/frame"; heatmaps per "sha256/frame/method/class" (bounded).
@@ -407,18 +411,20 @@ public final class LabelController {
             say("frame \(frame) is not one of the session's sampled frames; step to one to label it", warning: true)
             return .panel
         }
-        try backend.apply(changes, to: item)
-        try reloadLabels()
-        noteLabelled(item)
+        labels = try backend.apply(changes, to: item)
+        noteLabelled(item, labels)
         say("saved: \(what) (\(videoLevel ? "whole video" : "frame \(frame)"))")
         return .panel
     }
 
-    private func noteLabelled(_ item: ItemRef) {
-        guard let f = item.frame, let index = clips.firstIndex(where: { $0.reader?.sha256 == item.mediaSHA256 }) else { return }
-        let stored = (try? backend.labels(of: item)) ?? LabelSet()
-        if stored.isEmpty { clips[index].labelled.remove(f) }
-        else if clips[index].sampledFrames.contains(f) { clips[index].labelled.insert(f) }
+    /// Keeps the progress counts and the unlabelled-only filter current after `item` changed to
+    /// `stored` (every opened clip with that content: a session may list one file twice).
+    private func noteLabelled(_ item: ItemRef, _ stored: LabelSet) {
+        guard let f = item.frame else { return }
+        for index in clips.indices where clips[index].reader?.sha256 == item.mediaSHA256 {
+            if stored.isEmpty { clips[index].labelled.remove(f) }
+            else if clips[index].sampledFrames.contains(f) { clips[index].labelled.insert(f) }
+        }
     }
 
     private func carryForward() throws -> Effect {
@@ -449,8 +455,9 @@ public final class LabelController {
     }
 
     /// After undo/redo: show the item that changed, wherever it is.
-    private func land(on touched: ItemRef, saying what: String) throws -> Effect {
-        noteLabelled(touched)
+    private func land(on edit: LabelEdit, saying what: String) throws -> Effect {
+        let touched = edit.item
+        noteLabelled(touched, edit.labels)
         if let index = clips.firstIndex(where: { $0.reader?.sha256 == touched.mediaSHA256 }) {
             let target = touched.frame ?? frame
             let sameClip = index == clipIndex
@@ -468,15 +475,42 @@ public final class LabelController {
 // MARK: model: predictions and heatmap overlay
 
 extension LabelController {
-    /// Loads the model if that has not been tried yet; true when the status changed (the panel
-    /// needs a redraw). A failure becomes ``ModelStatus/unavailable(_:)`` with one sanitised line.
+    /// Loads the model if that has not been tried yet (or waits for the background load already
+    /// running); true when the status changed (the panel needs a redraw). A failure becomes
+    /// ``ModelStatus/unavailable(_:)`` with one sanitised line. Used by the overlay keys, which
+    /// need the model now.
     @discardableResult
     public func loadModelIfNeeded() -> Bool {
+        if let pendingModel { return install(pendingModel.wait()) }
         guard modelStatus == .notLoaded, let loadExplainer else { return false }
-        do {
-            explainer = try loadExplainer()
+        return install(Result { try loadExplainer() })
+    }
+
+    /// Starts loading the model on a background thread (libtorch and the model take about a
+    /// second; the user keeps labelling meanwhile). ``collectBackgroundModel()`` installs it.
+    public func startModelLoadInBackground() {
+        guard modelStatus == .notLoaded, let loadExplainer else { return }
+        let pending = PendingModel()
+        pendingModel = pending
+        modelStatus = .loading
+        let load = UncheckedSendable(loadExplainer)
+        Thread.detachNewThread { pending.finish(Result { try load.value() }) }
+    }
+
+    /// Installs the background-loaded model once it is ready; true when the status changed.
+    @discardableResult
+    public func collectBackgroundModel() -> Bool {
+        guard let pendingModel, let result = pendingModel.result else { return false }
+        return install(result)
+    }
+
+    private func install(_ result: Result<FrameExplainer, Error>) -> Bool {
+        pendingModel = nil
+        switch result {
+        case .success(let loaded):
+            explainer = loaded
             modelStatus = .loaded
-        } catch {
+        case .failure(let error):
             let line = (error as? PleuraError)?.description ?? "\(error)"
             modelStatus = .unavailable(SafeText.sanitize(line))
         }
@@ -495,7 +529,15 @@ extension LabelController {
         if let cached = predictionCache[key] { return cached }
         do {
             guard let image = try currentImage() else { return nil }
-            let p = try explainer.predictions(of: image)
+            let p: [HeadPrediction]
+            if overlay.isOn && overlay.targetRank == 0 {
+                // The overlay will want the predicted class's map: get it from the same pass.
+                let r = try explainer.predictionsAndTopHeatmap(of: image, method: overlay.method)
+                p = r.predictions
+                rememberHeatmap(r.heatmap, key: "\(key)/\(overlay.method.rawValue)/\(r.className)")
+            } else {
+                p = try explainer.predictions(of: image)
+            }
             predictionCache[key] = p
             frameModelError = nil
             return p
@@ -557,11 +599,15 @@ extension LabelController {
                 setMessageInternal("no heatmap for this frame: " + reason, warning: true)
                 return image
             }
-            heatmapCache[key] = map
-            heatmapCacheOrder.append(key)
-            if heatmapCacheOrder.count > Self.heatmapCacheLimit { heatmapCache[heatmapCacheOrder.removeFirst()] = nil }
+            rememberHeatmap(map, key: key)
         }
         return Compositor.overlay(image, heatmap: map, style: Self.overlayStyle(method: overlay.method, opacityPercent: overlay.opacityPercent))
+    }
+
+    /// Keeps a map for "sha256/frame/method/class" (the last ``heatmapCacheLimit`` maps).
+    private func rememberHeatmap(_ map: Heatmap, key: String) {
+        if heatmapCache.updateValue(map, forKey: key) == nil { heatmapCacheOrder.append(key) }
+        if heatmapCacheOrder.count > Self.heatmapCacheLimit { heatmapCache[heatmapCacheOrder.removeFirst()] = nil }
     }
 
     fileprivate func overlayAction(_ action: Action) -> Effect {
@@ -605,4 +651,35 @@ extension LabelController {
     public var overlayDescription: String {
         "\(overlay.method.rawValue) \(overlayTarget ?? "–") \(overlay.opacityPercent)%"
     }
+}
+
+/// A model load running on another thread: its result, once there, and a way to wait for it.
+private final class PendingModel: @unchecked Sendable {
+    private let lock = NSLock()
+    private let done = DispatchSemaphore(value: 0)
+    private var value: Result<FrameExplainer, Error>?
+
+    func finish(_ result: Result<FrameExplainer, Error>) {
+        lock.lock(); value = result; lock.unlock()
+        done.signal()
+    }
+
+    /// The result if the load has finished.
+    var result: Result<FrameExplainer, Error>? {
+        lock.lock(); defer { lock.unlock() }
+        return value
+    }
+
+    func wait() -> Result<FrameExplainer, Error> {
+        done.wait()
+        done.signal()   // later waits return at once
+        return result!
+    }
+}
+
+/// Hands a value to another thread when the code guarantees only one thread uses it at a time
+/// (here: the model loader runs on the loading thread only).
+private struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

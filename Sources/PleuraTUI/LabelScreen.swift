@@ -164,6 +164,10 @@ final class LabelScreen {
             add("Overlay off: no usable model", .warning)
             add("  " + why, .dim)
             return lines
+        case .loading:
+            add("Model  loading…", .dim)
+            add("Overlay off  (\(keys.label(for: .toggleOverlay)): on)", .dim)
+            return lines
         case .notLoaded:
             add("Model  not loaded yet", .dim)
             add("Overlay off  (\(keys.label(for: .toggleOverlay)): on)", .dim)

@@ -13,6 +13,13 @@ public struct LabelChange: Equatable, Sendable {
     }
 }
 
+/// An item an undo or redo touched, with its labels after it.
+public struct LabelEdit: Equatable, Sendable {
+    public var item: ItemRef
+    public var labels: LabelSet
+    public init(item: ItemRef, labels: LabelSet) { self.item = item; self.labels = labels }
+}
+
 /// What the labelling screen needs from the store. The production implementation is
 /// ``StoreLabelBackend`` over PleuraStore's `AnnotationStore`; tests use an in-memory one.
 ///
@@ -21,13 +28,14 @@ public struct LabelChange: Equatable, Sendable {
 public protocol LabelBackend: AnyObject {
     /// The current labels of an item by this session's annotator.
     func labels(of item: ItemRef) throws -> LabelSet
-    /// Applies changes to one item in one transaction.
-    func apply(_ changes: [LabelChange], to item: ItemRef) throws
-    /// Undoes this annotator's last change in this session; returns the item it touched, or nil
-    /// when there is nothing to undo.
-    func undo() throws -> ItemRef?
-    /// Redoes the last undone change; the item it touched, or nil.
-    func redo() throws -> ItemRef?
+    /// Applies changes to one item in one transaction; returns the item's labels as stored after
+    /// it (read back once: what the panel shows is what the store holds).
+    func apply(_ changes: [LabelChange], to item: ItemRef) throws -> LabelSet
+    /// Undoes this annotator's last change in this session; returns the item it touched and that
+    /// item's labels now, or nil when there is nothing to undo.
+    func undo() throws -> LabelEdit?
+    /// Redoes the last undone change; the item it touched and its labels now, or nil.
+    func redo() throws -> LabelEdit?
     /// The frames of a media file that carry at least one label by this annotator (for progress
     /// and the unlabelled-only filter).
     func labelledFrames(ofMedia sha256: String) throws -> Set<Int>
@@ -102,4 +110,8 @@ public protocol FrameExplainer: AnyObject {
     /// The map for one class of ``targetHead``, values 0…1 over the whole frame (any size; the
     /// compositor resamples it).
     func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
+    /// ``predictions(of:)`` plus the map of ``targetHead``'s most probable class, from one
+    /// forward pass: what a new frame costs with the overlay on (half of two separate calls).
+    func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+        -> (predictions: [HeadPrediction], className: String, heatmap: Heatmap)
 }

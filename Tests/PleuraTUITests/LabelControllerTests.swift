@@ -11,8 +11,9 @@ final class MemoryBackend: LabelBackend {
     private var undone: [(ItemRef, LabelSet, LabelSet)] = []
     var writes = 0
 
-    func labels(of item: ItemRef) throws -> LabelSet { labels[item] ?? LabelSet() }
-    func apply(_ changes: [LabelChange], to item: ItemRef) throws {
+    var reads = 0
+    func labels(of item: ItemRef) throws -> LabelSet { reads += 1; return labels[item] ?? LabelSet() }
+    func apply(_ changes: [LabelChange], to item: ItemRef) throws -> LabelSet {
         let old = labels[item] ?? LabelSet()
         var new = old
         for c in changes { new.apply(c) }
@@ -20,18 +21,19 @@ final class MemoryBackend: LabelBackend {
         done.append((item, old, new))
         undone = []
         writes += 1
+        return new
     }
-    func undo() throws -> ItemRef? {
+    func undo() throws -> LabelEdit? {
         guard let last = done.popLast() else { return nil }
         labels[last.0] = last.1
         undone.append(last)
-        return last.0
+        return LabelEdit(item: last.0, labels: last.1)
     }
-    func redo() throws -> ItemRef? {
+    func redo() throws -> LabelEdit? {
         guard let last = undone.popLast() else { return nil }
         labels[last.0] = last.2
         done.append(last)
-        return last.0
+        return LabelEdit(item: last.0, labels: last.2)
     }
     func labelledFrames(ofMedia sha256: String) throws -> Set<Int> {
         Set(labels.filter { $0.key.mediaSHA256 == sha256 && !$0.value.isEmpty }.compactMap(\.key.frame))
@@ -99,6 +101,21 @@ final class FakeClip: ClipReader {
         #expect(b.labels[item]?.note == "pleural line irregular")
         #expect(c.progress.labelled == 1)
         #expect(c.progress.total == 42)
+    }
+
+    /// A label key is one write whose read-back (inside `apply`) is all the screen needs: no
+    /// further reads of the item by the controller.
+    @Test func aLabelKeyIsOneWriteAndNoExtraReads() throws {
+        let (c, b) = try make()
+        let reads = b.reads, writes = b.writes
+        try c.perform(.toggleALines)
+        #expect(b.writes == writes + 1)
+        #expect(b.reads == reads)
+        #expect(c.labels[.aLines] == true && c.progress.labelled == 1)
+        try c.perform(.undo)                      // back to no labels: the frame counts as unlabelled again
+        #expect(c.labels.isEmpty && c.progress.labelled == 0)
+        try c.perform(.redo)
+        #expect(c.labels[.aLines] == true && c.progress.labelled == 1)
     }
 
     @Test func carryForwardCopiesThePreviousFrameInOneStep() throws {

@@ -23,6 +23,16 @@ final class FakeExplainer: FrameExplainer {
         heatmapCalls.append((className, method))
         return Heatmap(width: 2, height: 1, values: [1, 0])
     }
+    /// Passes through the model: each call above is one, and so is this one.
+    var combinedCalls = 0
+    var passes: Int { predictCalls + heatmapCalls.count + combinedCalls }
+    func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+        -> (predictions: [HeadPrediction], className: String, heatmap: Heatmap)
+    {
+        combinedCalls += 1
+        predictCalls -= 1   // predictions(of:) below counts itself; this is still one pass
+        return (try predictions(of: image), "pneumonia", Heatmap(width: 2, height: 1, values: [1, 0]))
+    }
 }
 
 @Suite struct OverlayControllerTests {
@@ -54,11 +64,60 @@ final class FakeExplainer: FrameExplainer {
         // Left half hot (jet red-ish over grey 0), right half cold: the two halves differ.
         #expect(shown.pixels[0..<3] != shown.pixels[9..<12])
         _ = try c.displayImage()
-        #expect(fake.heatmapCalls.count == 1)     // cached per (frame, method, class)
+        #expect(fake.passes == 1)                 // predictions + map in one pass, then cached
         try c.perform(.toggleOverlay)
         #expect(!c.overlay.isOn)
         #expect(try c.displayImage()?.format == .gray8)
         #expect(loads == 1)
+    }
+
+    /// With the overlay on, each new frame costs one pass through the model (predictions and the
+    /// predicted class's map together); another target class costs one more, once.
+    @Test func newFrameWithOverlayIsOneModelPass() throws {
+        let fake = FakeExplainer()
+        let c = try make { fake }
+        try c.perform(.toggleOverlay)
+        _ = try c.displayImage(); _ = LabelScreen.modelLines(for: c)
+        #expect(fake.passes == 1)
+        for expected in 2...4 {
+            try c.perform(.nextFrame)
+            _ = LabelScreen.modelLines(for: c); _ = try c.displayImage()
+            #expect(fake.passes == expected, "frame \(c.frame)")
+        }
+        #expect(fake.heatmapCalls.isEmpty && fake.combinedCalls == 4)
+        try c.perform(.cycleTargetClass)          // covid: its own map, once
+        _ = try c.displayImage(); _ = try c.displayImage()
+        #expect(fake.heatmapCalls.map(\.0) == ["covid"])
+        #expect(fake.passes == 5)
+    }
+
+    /// Idle time loads the model on another thread; the controller keeps answering keys, installs
+    /// the model when it is ready, and an overlay key during the load waits for that same load.
+    @Test func modelLoadsInTheBackgroundWhileKeysWork() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let loads = LoadCounter()
+        let c = try make { loads.add(); gate.wait(); return FakeExplainer() }
+        c.startModelLoadInBackground()
+        #expect(c.modelStatus == .loading)
+        #expect(!c.wantsIdleModelLoad)
+        #expect(LabelScreen.modelLines(for: c).first?.0 == "Model  loading…")
+        try c.perform(.toggleALines)              // labelling does not wait for the model
+        #expect(c.labels[.aLines] == true)
+        #expect(!c.collectBackgroundModel())      // not ready yet
+        gate.signal()
+        var collected = false
+        for _ in 0..<200 where !collected { collected = c.collectBackgroundModel(); if !collected { usleep(10_000) } }
+        #expect(collected && c.modelStatus == .loaded)
+        #expect(loads.count == 1)
+
+        // An overlay key while a load runs waits for it instead of loading again.
+        let gate2 = DispatchSemaphore(value: 0)
+        let loads2 = LoadCounter()
+        let c2 = try make { loads2.add(); gate2.wait(); return FakeExplainer() }
+        c2.startModelLoadInBackground()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { gate2.signal() }
+        #expect(try c2.perform(.toggleOverlay) == .frame)
+        #expect(c2.modelStatus == .loaded && c2.overlay.isOn && loads2.count == 1)
     }
 
     @Test func methodCyclesThroughTheImplementedMethods() throws {
@@ -124,4 +183,12 @@ final class FakeExplainer: FrameExplainer {
         #expect(c.labels[.aLines] == true)        // labelling goes on
         #expect(try c.displayImage()?.format == .gray8)
     }
+}
+
+/// Counts loader calls from any thread.
+final class LoadCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return n }
 }

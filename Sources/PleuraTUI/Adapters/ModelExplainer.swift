@@ -18,30 +18,36 @@ public final class ModelExplainer: FrameExplainer {
     }
 
     /// Loads the session's model (`[model] path`, `embedded` or absent = the embedded default
-    /// model). Throws a PleuraError naming the file when it is missing or unusable.
-    public static func load(for session: Session, threads: Int = 1) throws -> ModelExplainer {
-        let url: URL
-        if let path = session.model?.path, path != "embedded" {
-            url = URL(fileURLWithPath: path)
-        } else if let found = Model.defaultModelURL {
-            url = found
-        } else {
-            throw PleuraError(file: Model.defaultModelName, "embedded model not found; set [model] path in the session or PLEURA_MODEL")
-        }
-        return ModelExplainer(runtime: try ModelRuntime.load(url, threads: threads))
+    /// model) with `$PLEURA_THREADS` threads (default 1). Throws a PleuraError naming the file
+    /// when it is missing or unusable.
+    public static func load(for session: Session) throws -> ModelExplainer {
+        ModelExplainer(runtime: try Model.load(path: session.model?.path))
     }
 
     public func predictions(of image: PixelImage) throws -> [HeadPrediction] {
-        let p = try runtime.predict(image)
-        return runtime.card.heads.compactMap { head in
+        headPredictions(try runtime.predict(image))
+    }
+
+    public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
+        render(try runtime.heatmap(image, head: targetHead, class: className, method: method))
+    }
+
+    public func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+        -> (predictions: [HeadPrediction], className: String, heatmap: PleuraRender.Heatmap)
+    {
+        let r = try runtime.analyse(image, targets: [.top(head: targetHead)], methods: [method])
+        return (headPredictions(r.predictions), r.heatmaps[0].className, render(r.heatmaps[0]))
+    }
+
+    private func headPredictions(_ p: Predictions) -> [HeadPrediction] {
+        runtime.card.heads.compactMap { head in
             guard let probs = p[head.name] else { return nil }
             return HeadPrediction(head: head.name, isMultilabel: head.isMultilabel,
                                   probabilities: head.classes.map { ($0, probs[$0] ?? 0) })
         }
     }
 
-    public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
-        let m = try runtime.heatmap(image, head: targetHead, class: className, method: method)
-        return PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
+    private func render(_ m: PleuraModel.Heatmap) -> PleuraRender.Heatmap {
+        PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
     }
 }

@@ -33,7 +33,7 @@ public final class StoreLabelBackend: LabelBackend {
         try store.currentLabels(item: item, annotator: annotator)
     }
 
-    public func apply(_ changes: [LabelChange], to item: ItemRef) throws {
+    public func apply(_ changes: [LabelChange], to item: ItemRef) throws -> LabelSet {
         if changes.count == 1, let change = changes.first {
             let value = try change.value.flatMap { try LabelValue.parse(field: change.field, text: $0) }
             try store.setLabel(item: item, field: change.field, value: value, annotator: annotator, session: storeSession)
@@ -43,19 +43,17 @@ public final class StoreLabelBackend: LabelBackend {
             for change in changes { labels.apply(change) }
             try store.setLabels(item: item, to: labels, annotator: annotator, session: storeSession)
         }
-        try noteLabelled(item)
+        return try readBack(item)
     }
 
-    public func undo() throws -> ItemRef? {
-        let item = try store.undo(annotator: annotator, session: storeSession).first?.item
-        if let item { try noteLabelled(item) }
-        return item
+    public func undo() throws -> LabelEdit? {
+        guard let item = try store.undo(annotator: annotator, session: storeSession).first?.item else { return nil }
+        return LabelEdit(item: item, labels: try readBack(item))
     }
 
-    public func redo() throws -> ItemRef? {
-        let item = try store.redo(annotator: annotator, session: storeSession).first?.item
-        if let item { try noteLabelled(item) }
-        return item
+    public func redo() throws -> LabelEdit? {
+        guard let item = try store.redo(annotator: annotator, session: storeSession).first?.item else { return nil }
+        return LabelEdit(item: item, labels: try readBack(item))
     }
 
     public func labelledFrames(ofMedia sha256: String) throws -> Set<Int> {
@@ -73,9 +71,13 @@ public final class StoreLabelBackend: LabelBackend {
         return labelled?[sha256] ?? []
     }
 
-    private func noteLabelled(_ item: ItemRef) throws {
-        guard let frame = item.frame, labelled != nil else { return }
-        if try labels(of: item).isEmpty { labelled?[item.mediaSHA256]?.remove(frame) }
-        else { labelled?[item.mediaSHA256, default: []].insert(frame) }
+    /// The item's labels as committed, also keeping the labelled-frames index (if built) current.
+    private func readBack(_ item: ItemRef) throws -> LabelSet {
+        let stored = try labels(of: item)
+        if let frame = item.frame, labelled != nil {
+            if stored.isEmpty { labelled?[item.mediaSHA256]?.remove(frame) }
+            else { labelled?[item.mediaSHA256, default: []].insert(frame) }
+        }
+        return stored
     }
 }
