@@ -206,6 +206,50 @@ private func syntheticFrame(in scratch: URL) throws -> ([String], PixelImage) {
     return ([file], frame)
 }
 
+/// Runs `script` (which must `touch` `done` when it has drawn) in `xterm -ti vt340` on a fresh
+/// virtual display, then hands screenshots of xterm's window to `look` until it returns nil
+/// (the picture is right) — up to 10 looks per attempt, 3 attempts. Returns the last complaint,
+/// or nil on success. `afterDone` runs once per attempt when the script has finished.
+private func inXterm(script: String, done: String, scratch: URL, afterDone: () -> Void = {},
+                     look: (Screenshot, (x: Int, y: Int, w: Int, h: Int)) -> String?) throws -> String? {
+    var lastFailure = "never looked"
+    for attempt in 1...3 {
+        try? FileManager.default.removeItem(atPath: done)
+        let display = try VirtualDisplay()
+        let xterm = try ChildProcess([TestEnv.which("xterm")!, "-display", display.display, "-ti", "vt340",
+                                      "-geometry", "100x45+0+0", "-bg", "white", "-fg", "black", "-e", "/bin/sh", "-c", script],
+                                     environment: ProcessInfo.processInfo.environment.filter { !["TMUX", "STY", "NO_COLOR"].contains($0.key) })
+        defer { xterm.stop() }
+        guard waitFor(done, seconds: 30) else { lastFailure = "attempt \(attempt): the script did not finish in xterm"; continue }
+        afterDone()
+
+        // Where is xterm's window?
+        let search = try runProgram(TestEnv.which("xdotool")!, ["search", "--sync", "--onlyvisible", "--class", "xterm"],
+                                    environment: ["DISPLAY": display.display])
+        guard let id = search.stdoutText.split(separator: "\n").first else { lastFailure = "no xterm window"; continue }
+        let geo = try runProgram(TestEnv.which("xdotool")!, ["getwindowgeometry", "--shell", String(id)],
+                                 environment: ["DISPLAY": display.display])
+        var g: [String: Int] = [:]
+        for line in geo.stdoutText.split(separator: "\n") {
+            let kv = line.split(separator: "=")
+            if kv.count == 2, let v = Int(kv[1]) { g[String(kv[0])] = v }
+        }
+        let window = (x: g["X"] ?? 0, y: g["Y"] ?? 0, w: g["WIDTH"] ?? 800, h: g["HEIGHT"] ?? 600)
+        // Painting may lag the shell: look a few times before judging.
+        for _ in 0..<10 {
+            usleep(300_000)
+            let shot = try Screenshot(display: display.display, scratch: scratch)
+            guard let complaint = look(shot, window) else { return nil }
+            lastFailure = "attempt \(attempt): \(complaint)"
+        }
+    }
+    // Keep the last screenshot for a look (the scratch folder is otherwise removed).
+    let kept = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-xterm-failure.ppm")
+    try? FileManager.default.removeItem(at: kept)
+    try? FileManager.default.copyItem(at: scratch.appendingPathComponent("shot.ppm"), to: kept)
+    return lastFailure + "; screenshot kept in " + kept.path
+}
+
 @Test(.enabled(if: haveXterm, "\(xtermMissing)"))
 func xtermShowsSixelAndDoctorSaysSo() throws {
     let scratch = try TestEnv.makeTempDirectory("pleura-xterm")
@@ -222,53 +266,63 @@ func xtermShowsSixelAndDoctorSaysSo() throws {
     let script = "\(pleura) doctor --no-model > \(shellQuote(doctorFile)) 2>&1; printf '\\033[?25l\\033[H\\033[2J'; "
         + "\(pleura) render \(target.map(shellQuote).joined(separator: " ")) --width \(width) --height \(height); touch \(shellQuote(done)); sleep 120"
 
-    var lastFailure = ""
-    for attempt in 1...3 {
-        try? FileManager.default.removeItem(atPath: done)
-        let display = try VirtualDisplay()
-        let xterm = try ChildProcess([TestEnv.which("xterm")!, "-display", display.display, "-ti", "vt340",
-                                      "-geometry", "100x45+0+0", "-bg", "white", "-fg", "black", "-e", "/bin/sh", "-c", script],
-                                     environment: ProcessInfo.processInfo.environment.filter { !["TMUX", "STY", "NO_COLOR"].contains($0.key) })
-        defer { xterm.stop() }
-        guard waitFor(done, seconds: 30) else { lastFailure = "attempt \(attempt): render did not finish in xterm"; continue }
-
+    let failure = try inXterm(script: script, done: done, scratch: scratch, afterDone: {
         // The doctor's verdict, from inside xterm.
         let doctor = (try? String(contentsOfFile: doctorFile, encoding: .utf8)) ?? ""
         #expect(doctorValue(doctor, "sixel")?.hasPrefix("yes — the terminal reports sixel") == true, "\(doctor)")
         #expect(doctorValue(doctor, "images") == "sixel", "\(doctor)")
-
-        // Where is xterm? Then: the dark pixels in its white window are the image.
-        let search = try runProgram(TestEnv.which("xdotool")!, ["search", "--sync", "--onlyvisible", "--class", "xterm"],
-                                    environment: ["DISPLAY": display.display])
-        guard let id = search.stdoutText.split(separator: "\n").first else { lastFailure = "no xterm window"; continue }
-        let geo = try runProgram(TestEnv.which("xdotool")!, ["getwindowgeometry", "--shell", String(id)],
-                                 environment: ["DISPLAY": display.display])
-        var g: [String: Int] = [:]
-        for line in geo.stdoutText.split(separator: "\n") {
-            let kv = line.split(separator: "=")
-            if kv.count == 2, let v = Int(kv[1]) { g[String(kv[0])] = v }
-        }
-        let window = (x: g["X"] ?? 0, y: g["Y"] ?? 0, w: g["WIDTH"] ?? 800, h: g["HEIGHT"] ?? 600)
-        // Painting may lag the shell: look a few times before judging.
-        for _ in 0..<10 {
-            usleep(300_000)
-            let shot = try Screenshot(display: display.display, scratch: scratch)
-            guard let box = shot.darkBox(in: window) else { lastFailure = "nothing drawn"; continue }
-            let seen = shot.grey(box, resizedTo: width, height)
-            let ncc = normalizedCrossCorrelation(seen, frame.pixels.map(Double.init))
-            if ncc >= 0.9 && abs(box.w - width) <= 4 && abs(box.h - height) <= 4 {
-                #expect(ncc >= 0.9)
-                print("xterm -ti vt340: sixel image found at \(box), NCC with the frame \(String(format: "%.3f", ncc))")
-                return
-            }
-            lastFailure = "attempt \(attempt): image box \(box), NCC \(ncc)"
-        }
+    }) { shot, window in
+        // The dark pixels in xterm's white window are the image.
+        guard let box = shot.darkBox(in: window) else { return "nothing drawn" }
+        let ncc = normalizedCrossCorrelation(shot.grey(box, resizedTo: width, height), frame.pixels.map(Double.init))
+        guard ncc >= 0.9 && abs(box.w - width) <= 4 && abs(box.h - height) <= 4 else { return "image box \(box), NCC \(ncc)" }
+        print("xterm -ti vt340: sixel image found at \(box), NCC with the frame \(String(format: "%.3f", ncc))")
+        return nil
     }
-    // Keep the last screenshot for a look (the scratch folder is otherwise removed).
-    let kept = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-xterm-failure.ppm")
-    try? FileManager.default.removeItem(at: kept)
-    try? FileManager.default.copyItem(at: scratch.appendingPathComponent("shot.ppm"), to: kept)
-    Issue.record("the sixel image never matched the frame: \(lastFailure); screenshot kept in \(kept.path)")
+    if let failure { Issue.record("the sixel image never matched the frame: \(failure)") }
+}
+
+/// A heatmap overlay in a real sixel terminal: a map hot in the frame's left half only, through
+/// jet at opacity 0.6 with threshold 0.5 (no colour below it). On screen the left half is tinted red–yellow (red well above blue) and the
+/// right half stays grey (red, green and blue within a few levels).
+@Test(.enabled(if: haveXterm, "\(xtermMissing)"))
+func xtermShowsTheHeatmapOverlayWhereTheMapIsHot() throws {
+    let scratch = try TestEnv.makeTempDirectory("pleura-xterm-overlay")
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let (target, frame) = try syntheticFrame(in: scratch)
+    let mapFile = scratch.appendingPathComponent("map.npy").path
+    let (mw, mh) = (20, 20)
+    let map = (0..<(mw * mh)).map { i -> Float in i % mw < mw / 2 ? 0.9 : 0 }
+    try NumpyArray(shape: [mh, mw], floats: map).write(path: mapFile)
+    let done = scratch.appendingPathComponent("done").path
+    let pleura = shellQuote(TestEnv.pleuraBinary.path)
+    let script = "printf '\\033[?25l\\033[H\\033[2J'; \(pleura) render \(target.map(shellQuote).joined(separator: " ")) "
+        + "--heatmap \(shellQuote(mapFile)) --opacity 0.6 --threshold 0.5 --width \(frame.width) --height \(frame.height); touch \(shellQuote(done)); sleep 120"
+
+    let failure = try inXterm(script: script, done: done, scratch: scratch) { shot, window in
+        guard let box = shot.darkBox(in: window) else { return "nothing drawn" }
+        guard abs(box.w - frame.width) <= 4 && abs(box.h - frame.height) <= 4 else { return "image box \(box)" }
+        // Mean red minus blue, and the largest channel spread, in the middle of each half.
+        func stats(_ x0: Int, _ x1: Int) -> (redMinusBlue: Double, spread: Double) {
+            var rb = 0.0, spread = 0.0, n = 0.0
+            for y in stride(from: box.y + box.h / 4, to: box.y + 3 * box.h / 4, by: 2) {
+                for x in stride(from: x0, to: x1, by: 2) {
+                    let p = 3 * (y * shot.width + x)
+                    let (r, g, b) = (Double(shot.rgb[p]), Double(shot.rgb[p + 1]), Double(shot.rgb[p + 2]))
+                    rb += r - b; spread += max(r, g, b) - min(r, g, b); n += 1
+                }
+            }
+            return (rb / n, spread / n)
+        }
+        let hot = stats(box.x + box.w / 8, box.x + 3 * box.w / 8)
+        let cold = stats(box.x + 5 * box.w / 8, box.x + 7 * box.w / 8)
+        guard hot.redMinusBlue > 60, cold.spread < 12 else {
+            return String(format: "hot half red−blue %.1f, cold half channel spread %.1f", hot.redMinusBlue, cold.spread)
+        }
+        print(String(format: "xterm -ti vt340: overlay red−blue %.1f in the hot half, spread %.1f in the cold half", hot.redMinusBlue, cold.spread))
+        return nil
+    }
+    if let failure { Issue.record("the overlay never showed as expected: \(failure)") }
 }
 
 @Test(.enabled(if: TestEnv.which("tmux") != nil, "skipped: tmux is absent"))
