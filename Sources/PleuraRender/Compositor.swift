@@ -151,17 +151,25 @@ public enum Compositor {
         let a = style.opacity, keep = 1 - style.opacity
         let threshold = style.threshold
         let w = frame.width, h = frame.height
+        // Both blend terms come from 256-entry tables (the products are the same floats as
+        // computing them per pixel); x + 0.5 truncated is x rounded, as x is never negative.
+        let kept = (0..<256).map { Float($0) * keep }
+        let tinted = table.map { Float($0) * a }
         map.values.withUnsafeBufferPointer { hv in
             out.withUnsafeMutableBufferPointer { px in
-                for i in 0..<(w * h) {
+              kept.withUnsafeBufferPointer { kept in
+                tinted.withUnsafeBufferPointer { tinted in
+                  for i in 0..<(w * h) {
                     let v = hv[i]
                     if let threshold, !(v >= threshold) { continue }
                     let ci = 3 * Colormap.index(v)
                     for c in 0..<3 {
-                        let mixed = Float(px[3 * i + c]) * keep + Float(table[ci + c]) * a
-                        px[3 * i + c] = UInt8(max(0, min(255, mixed.rounded())))
+                        let mixed = kept[Int(px[3 * i + c])] + tinted[ci + c]
+                        px[3 * i + c] = UInt8(min(255, Int(mixed + 0.5)))
                     }
+                  }
                 }
+              }
                 if let level = style.contour {
                     let (cr, cg, cb) = style.contourColor
                     for y in 0..<h {

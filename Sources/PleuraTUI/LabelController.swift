@@ -321,12 +321,14 @@ public final class LabelController {
     }
 
     /// Decodes the next sampled frame ahead of the key that will ask for it (the reader caches
-    /// it), so stepping forward costs only scaling and encoding. Called while the user is idle.
+    /// it), and with a model loaded runs it on that frame (predictions, the overlay's map), so
+    /// stepping forward costs only scaling, compositing and encoding. Called while the user is idle.
     public func prefetchNextFrame() {
         guard playback == nil, let reader else { return }
         let frames = clip.sampledFrames
         guard let next = frames.first(where: { $0 > frame }) else { return }
         _ = try? reader.frame(next)
+        prepareModelOutputs(forFrame: next)
     }
 
     // MARK: navigation
@@ -524,21 +526,9 @@ extension LabelController {
     /// The frame's predictions (computed once per frame); nil without a model, while playing,
     /// or when the model failed on this frame (``frameModelError`` says why).
     public func currentPredictions() -> [HeadPrediction]? {
-        guard let explainer, !isPlaying, let reader else { return nil }
-        let key = "\(reader.sha256)/\(frame)"
-        if let cached = predictionCache[key] { return cached }
+        guard explainer != nil, !isPlaying else { return nil }
         do {
-            guard let image = try currentImage() else { return nil }
-            let p: [HeadPrediction]
-            if overlay.isOn && overlay.targetRank == 0 {
-                // The overlay will want the predicted class's map: get it from the same pass.
-                let r = try explainer.predictionsAndTopHeatmap(of: image, method: overlay.method)
-                p = r.predictions
-                rememberHeatmap(r.heatmap, key: "\(key)/\(overlay.method.rawValue)/\(r.className)")
-            } else {
-                p = try explainer.predictions(of: image)
-            }
-            predictionCache[key] = p
+            let p = try predictions(atFrame: frame)
             frameModelError = nil
             return p
         } catch {
@@ -547,16 +537,62 @@ extension LabelController {
         }
     }
 
+    /// Predictions for frame `f` of this clip, cached. With the overlay on and showing the
+    /// predicted class, that class's map comes from the same model pass and is cached too.
+    private func predictions(atFrame f: Int) throws -> [HeadPrediction]? {
+        guard let explainer, let reader else { return nil }
+        let key = "\(reader.sha256)/\(f)"
+        if let cached = predictionCache[key] { return cached }
+        let image = try reader.frame(f)
+        let p: [HeadPrediction]
+        if overlay.isOn && overlay.targetRank == 0 {
+            let r = try explainer.predictionsAndTopHeatmap(of: image, method: overlay.method)
+            p = r.predictions
+            rememberHeatmap(r.heatmap, key: "\(key)/\(overlay.method.rawValue)/\(r.className)")
+        } else {
+            p = try explainer.predictions(of: image)
+        }
+        predictionCache[key] = p
+        return p
+    }
+
     /// The target classes overlays cycle through: the predicted class first, then by
     /// probability. Blinded sessions use the card's order, so the order does not reveal the
     /// prediction.
     public var targetClassOrder: [String] {
+        guard explainer != nil else { return [] }
+        // Blinded: the card's order, without running the model for predictions no one sees.
+        return targetClassOrder(frame: frame, predictions: session.blinding ? nil : currentPredictions())
+    }
+
+    private func targetClassOrder(frame f: Int, predictions: [HeadPrediction]?) -> [String] {
         guard let explainer else { return [] }
         if session.blinding { return explainer.targetClasses }
-        if let head = currentPredictions()?.first(where: { $0.head == explainer.targetHead }) {
+        if let head = predictions?.first(where: { $0.head == explainer.targetHead }) {
             return head.ranked.map(\.name)
         }
         return explainer.targetClasses
+    }
+
+    /// The map of `target` for frame `f` of this clip, cached.
+    private func heatmap(atFrame f: Int, target: String) throws -> Heatmap? {
+        guard let explainer, let reader else { return nil }
+        let key = "\(reader.sha256)/\(f)/\(overlay.method.rawValue)/\(target)"
+        if let cached = heatmapCache[key] { return cached }
+        let map = try explainer.heatmap(of: try reader.frame(f), className: target, method: overlay.method)
+        rememberHeatmap(map, key: key)
+        return map
+    }
+
+    /// While the user is idle: the model's work for frame `f` (the next one), so the key that
+    /// shows it finds predictions and the overlay's map ready. Failures are left for that key.
+    func prepareModelOutputs(forFrame f: Int) {
+        guard explainer != nil, !isPlaying else { return }
+        let p = session.blinding ? nil : try? predictions(atFrame: f)
+        guard overlay.isOn else { return }
+        let order = targetClassOrder(frame: f, predictions: p)
+        guard !order.isEmpty else { return }
+        _ = try? heatmap(atFrame: f, target: order[overlay.targetRank % order.count])
     }
 
     /// The class the overlay explains now.
@@ -576,33 +612,33 @@ extension LabelController {
         return OverlayStyle(colormap: .jet, opacity: alpha, threshold: method.threshold)
     }
 
-    /// Identifies what ``displayImage()`` draws besides the frame (for the screen's cache).
+    /// Identifies what ``displayContent()`` draws besides the frame (for the screen's cache).
     public var overlayKey: String {
         guard overlay.isOn, modelStatus == .loaded, !isPlaying else { return "plain" }
         return "\(overlay.method.rawValue)/\(overlayTarget ?? "-")/\(overlay.opacityPercent)"
     }
 
-    /// The frame as the pane shows it: with the heatmap composited over it when the overlay is
-    /// on (not during playback: a map per frame would stall it). A model failure on this frame
-    /// shows the plain frame and says why on the message line.
-    public func displayImage() throws -> PixelImage? {
+    /// What the pane shows: the frame, plus the heatmap and how to blend it when the overlay is
+    /// on (not during playback: a map per frame would stall it). The pane composites after
+    /// scaling. A model failure on this frame shows the plain frame and says why on the message line.
+    public func displayContent() throws -> PaneContent? {
         guard let image = try currentImage() else { return nil }
-        guard overlay.isOn, let explainer, !isPlaying, let reader, let target = overlayTarget else { return image }
-        let key = "\(reader.sha256)/\(frame)/\(overlay.method.rawValue)/\(target)"
+        guard overlay.isOn, explainer != nil, !isPlaying, let target = overlayTarget else { return PaneContent(frame: image) }
         let map: Heatmap
-        if let cached = heatmapCache[key] {
-            map = cached
-        } else {
-            do { map = try explainer.heatmap(of: image, className: target, method: overlay.method) } catch {
-                let reason = SafeText.sanitize((error as? PleuraError)?.reason ?? "\(error)")
-                frameModelError = reason
-                setMessageInternal("no heatmap for this frame: " + reason, warning: true)
-                return image
-            }
-            rememberHeatmap(map, key: key)
+        do {
+            guard let m = try heatmap(atFrame: frame, target: target) else { return PaneContent(frame: image) }
+            map = m
+        } catch {
+            let reason = SafeText.sanitize((error as? PleuraError)?.reason ?? "\(error)")
+            frameModelError = reason
+            setMessageInternal("no heatmap for this frame: " + reason, warning: true)
+            return PaneContent(frame: image)
         }
-        return Compositor.overlay(image, heatmap: map, style: Self.overlayStyle(method: overlay.method, opacityPercent: overlay.opacityPercent))
+        return PaneContent(frame: image, overlay: (map, Self.overlayStyle(method: overlay.method, opacityPercent: overlay.opacityPercent)))
     }
+
+    /// ``displayContent()`` composited at the frame's own size.
+    public func displayImage() throws -> PixelImage? { try displayContent()?.composited }
 
     /// Keeps a map for "sha256/frame/method/class" (the last ``heatmapCacheLimit`` maps).
     private func rememberHeatmap(_ map: Heatmap, key: String) {

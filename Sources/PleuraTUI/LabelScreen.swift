@@ -261,8 +261,8 @@ final class LabelScreen {
         let key = "\(controller.clipIndex)/\(controller.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(controller.overlayKey)"
         if cachedImage?.key != key {
             do {
-                guard let image = try controller.displayImage() else { return }
-                let bytes = try encoder.encode(image, columns: layout.imageColumns, rows: layout.imageRows,
+                guard let content = try controller.displayContent() else { return }
+                let bytes = try encoder.encode(content, columns: layout.imageColumns, rows: layout.imageRows,
                                                origin: (layout.imageRow, layout.imageColumn))
                 cachedImage = (key, bytes)
             } catch {

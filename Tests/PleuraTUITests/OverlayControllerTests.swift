@@ -91,6 +91,32 @@ final class FakeExplainer: FrameExplainer {
         #expect(fake.passes == 5)
     }
 
+    /// While the user is idle the next frame's predictions and map are computed, so the key that
+    /// shows it runs no model pass; the pane gets the map to draw after its own scaling.
+    @Test func idlePrefetchRunsTheModelOnTheNextFrame() throws {
+        let fake = FakeExplainer()
+        let c = try make { fake }
+        try c.perform(.toggleOverlay)
+        _ = try c.displayContent()
+        let before = fake.passes
+        c.prefetchNextFrame()
+        #expect(fake.passes == before + 1)
+        try c.perform(.nextFrame)
+        _ = LabelScreen.modelLines(for: c)
+        let content = try #require(try c.displayContent())
+        #expect(fake.passes == before + 1, "the next frame's work was done while idle")
+        #expect(content.overlay?.heatmap.values == [1, 0])
+        #expect(content.frame.format == .gray8)   // not composited yet: the pane does it after scaling
+        // Blinded: the idle pass computes no predictions, only the overlay's map (card order).
+        let blindFake = FakeExplainer()
+        let blind = try make("blinding = true\n[phantom]\ncount = 1\n") { blindFake }
+        try blind.perform(.toggleOverlay)
+        _ = try blind.displayContent()
+        blind.prefetchNextFrame()
+        #expect(blindFake.predictCalls == 0 && blindFake.combinedCalls == 0)
+        #expect(blindFake.heatmapCalls.map(\.0) == ["covid", "covid"])
+    }
+
     /// Idle time loads the model on another thread; the controller keeps answering keys, installs
     /// the model when it is ready, and an overlay key during the load waits for that same load.
     @Test func modelLoadsInTheBackgroundWhileKeysWork() throws {

@@ -21,11 +21,13 @@ public final class SixelPane: PaneImageEncoder {
         encoder = SixelEncoder(options: .init(maxColors: maxColors))
     }
 
-    public func encode(_ image: PixelImage, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
+    public func encode(_ content: PaneContent, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
+        let image = content.frame
         let paneWidth = columns * cell.width, paneHeight = rows * cell.height
         let rect = Compositor.fittedRect(sourceWidth: image.width, sourceHeight: image.height, width: paneWidth, height: paneHeight)
         guard rect.width > 0, rect.height > 0 else { return [] }
-        let scaled = Compositor.resize(image, width: rect.width, height: rect.height)
+        var scaled = Compositor.resize(image, width: rect.width, height: rect.height)
+        if let overlay = content.overlay { scaled = Compositor.overlay(scaled, heatmap: overlay.heatmap, style: overlay.style) }
         let indent = (paneWidth - rect.width) / 2 / cell.width
         var out: [UInt8] = indent > 0 ? Array("\u{1B}[\(indent)C".utf8) : []
         out += try encoder.encode(scaled)
@@ -45,8 +47,12 @@ public final class HalfBlockPane: PaneImageEncoder {
         name = mode == .mono ? "text (NO_COLOR)" : "half-blocks"
     }
 
-    public func encode(_ image: PixelImage, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
-        let lines = HalfBlockRenderer.render(image, columns: columns, rows: rows, mode: mode)
+    public func encode(_ content: PaneContent, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
+        guard columns > 0, rows > 0 else { return [] }
+        // Letterboxed to the cells' pixels (two per cell), the heatmap on the fitted frame only.
+        let pixels = Compositor.compose(frame: content.frame, heatmap: content.overlay?.heatmap,
+                                        style: content.overlay?.style ?? OverlayStyle(), width: columns, height: rows * 2)
+        let lines = HalfBlockRenderer.renderCells(pixels, mode: mode)
         var out: [UInt8] = []
         out.reserveCapacity(lines.count * (columns * 12 + 12))
         for (i, line) in lines.enumerated() {
@@ -63,7 +69,7 @@ public final class HalfBlockPane: PaneImageEncoder {
 public final class NoImagePane: PaneImageEncoder {
     public let name = "no images"
     public init() {}
-    public func encode(_ image: PixelImage, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
+    public func encode(_ content: PaneContent, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
         Array("(images are off: --graphics none)".utf8)
     }
     public func clipChanged() {}
