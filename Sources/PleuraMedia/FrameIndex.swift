@@ -11,7 +11,8 @@ import PleuraCore
 /// or moved file reuses its index and a changed file gets a new one. An index written with another
 /// libavcodec version (major.minor.micro: any decoder change may alter frames) is rebuilt.
 struct FrameIndex: Codable, Equatable {
-    static let currentVersion = 1
+    /// 2: `keyPackets` (never read: seeks use `seekStarts`) dropped; older indexes are rebuilt.
+    static let currentVersion = 2
 
     var version: Int
     /// `libavcodec` version that produced it.
@@ -23,8 +24,6 @@ struct FrameIndex: Codable, Equatable {
     var height: Int
     var fps: Double
     var packetCount: Int
-    /// Serials of the packets the container marks as keyframes (random-access points).
-    var keyPackets: [Int]
     /// For frame N (display order): the serial of the packet its picture was coded in.
     var frameSources: [Int]
     /// For frame N: the packet serial a decode starts from to reach it (a keyframe, or 0).
@@ -98,7 +97,7 @@ struct FrameIndex: Codable, Equatable {
         }
         return FrameIndex(version: currentVersion, avcodec: avcodecVersion, sha256: sha256, kind: stream.kind,
                           codec: stream.codecName, width: stream.width, height: stream.height, fps: stream.fps,
-                          packetCount: stream.packets.count, keyPackets: keys, frameSources: sources,
+                          packetCount: stream.packets.count, frameSources: sources,
                           seekStarts: seekStarts, checksums: checksums, tagged: !untagged, warnings: warnings)
     }
 
