@@ -23,6 +23,7 @@
     X(AVUTIL, RELEASE, void, av_frame_free, (AVFrame **frame), (frame)) \
     X(AVUTIL, VALUE, int, av_frame_get_buffer, (AVFrame *frame, int align), (frame, align)) \
     X(AVUTIL, VALUE, int, av_frame_make_writable, (AVFrame *frame), (frame)) \
+    X(AVUTIL, VALUE, int, av_get_cpu_flags, (void), ()) \
     X(AVUTIL, RELEASE, void, av_frame_unref, (AVFrame *frame), (frame)) \
     X(AVUTIL, VALUE, const char *, av_get_pix_fmt_name, (enum AVPixelFormat pix_fmt), (pix_fmt)) \
     X(AVUTIL, VALUE, int, av_image_get_linesize, (enum AVPixelFormat pix_fmt, int width, int plane), (pix_fmt, width, plane)) \

@@ -15,10 +15,11 @@ import PleuraCore
 /// try encoder.finish()
 /// ```
 ///
-/// Known limit, measured: separate runs (processes) always write the same bytes, but inside one
-/// process that also decodes and draws on other threads at the same time (the test runner), a
-/// clip has occasionally come out a few bytes apart. Every input byte the encoder reads is
-/// defined (see `writeGray`), so the cause lies below Pleura and was not pinned down.
+/// x264's AVX-512 code is not used: on this project's machine (AMD EPYC, Zen 4) it made a clip
+/// encoded while other threads of the same process worked come out a few bytes apart now and then
+/// (4 concurrent encodes of one clip: 2–4 different files in 16, with identical input frames, even
+/// with the encoders run one at a time), while with x264 limited to AVX2 every file is identical
+/// (tested: `PhantomTests`). Separate processes were always identical.
 ///
 /// Until ``finish()`` returns the file is incomplete; an encoder dropped without finishing releases
 /// its resources and leaves the partial file for the caller to remove.
@@ -112,8 +113,7 @@ public final class VideoEncoder {
         }
         av_opt_set(context.pointee.priv_data, "preset", Self.preset, 0)
         av_opt_set(context.pointee.priv_data, "crf", Self.crf, 0)
-        // One thread everywhere in x264, including the lookahead, so no decision depends on timing.
-        av_opt_set(context.pointee.priv_data, "x264-params", "threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:deterministic=1", 0)
+        av_opt_set(context.pointee.priv_data, "x264-params", Self.x264Params, 0)
         rc = avcodec_open2(context, encoder, nil)
         guard rc >= 0 else { throw fail("libx264 refused the settings", rc) }
 
@@ -155,6 +155,14 @@ public final class VideoEncoder {
             }
         }
     }
+
+    /// One thread everywhere in x264, including the lookahead, so no decision depends on timing;
+    /// and no AVX-512 (see above): x264 gets the AVX2 instruction set instead, which every
+    /// AVX-512 CPU has. Other CPUs keep x264's own detection.
+    static let x264Params: String = {
+        let base = "threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:deterministic=1"
+        return av_get_cpu_flags() & AV_CPU_FLAG_AVX512 != 0 ? base + ":asm=AVX2" : base
+    }()
 
     /// Encodes one frame (gray8 or rgb24, exactly `width`×`height`). Frames are shown at the
     /// encoder's frame rate in the order they are appended.

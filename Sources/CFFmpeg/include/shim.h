@@ -17,6 +17,7 @@
 #include <libavutil/error.h>
 #include <libavutil/adler32.h>
 #include <libavutil/log.h>
+#include <libavutil/cpu.h>
 #include <errno.h>
 
 static inline int pleura_averror(int e) { return AVERROR(e); }
