@@ -562,10 +562,11 @@ extension LabelController {
     public var targetClassOrder: [String] {
         guard explainer != nil else { return [] }
         // Blinded: the card's order, without running the model for predictions no one sees.
-        return targetClassOrder(frame: frame, predictions: session.blinding ? nil : currentPredictions())
+        return targetClassOrder(predictions: session.blinding ? nil : currentPredictions())
     }
 
-    private func targetClassOrder(frame f: Int, predictions: [HeadPrediction]?) -> [String] {
+    /// The class order given a frame's predictions (nil: the card's order).
+    private func targetClassOrder(predictions: [HeadPrediction]?) -> [String] {
         guard let explainer else { return [] }
         if session.blinding { return explainer.targetClasses }
         if let head = predictions?.first(where: { $0.head == explainer.targetHead }) {
@@ -590,7 +591,7 @@ extension LabelController {
         guard explainer != nil, !isPlaying else { return }
         let p = session.blinding ? nil : try? predictions(atFrame: f)
         guard overlay.isOn else { return }
-        let order = targetClassOrder(frame: f, predictions: p)
+        let order = targetClassOrder(predictions: p)
         guard !order.isEmpty else { return }
         _ = try? heatmap(atFrame: f, target: order[overlay.targetRank % order.count])
     }
