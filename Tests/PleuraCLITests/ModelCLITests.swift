@@ -152,6 +152,19 @@ import Testing
         return r.stderrText
     }
 
+    /// PLEURA_THREADS is read in one place (Model.threadCount) for every command and the TUI; a
+    /// value that is not a thread count is one clear line, not a silent default.
+    @Test func badThreadCountInTheEnvironmentIsOneLine() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-threads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let img = dir.appendingPathComponent("img.npy").path
+        try NumpyArray(shape: [40, 40], bytes: [UInt8](repeating: 90, count: 1600)).write(path: img)
+        let r = try runPleura(["heatmap", img, "-o", dir.appendingPathComponent("m.npy").path],
+                              environment: ["PLEURA_THREADS": "two"])
+        #expect(r.status == 1)
+        #expect(r.stderrText == "pleura: PLEURA_THREADS=two is not a thread count; use a whole number from 1\n", "\(r.stderrText)")
+    }
+
     @Test(.enabled(if: hasTorch, "skipped: /usr/bin/python3 with torch is absent"))
     func tinyModelWorksAndBadModelsGiveOneClearLineEach() throws {
         let dir = try TestEnv.makeTempDirectory("pleura-badmodel")
