@@ -36,6 +36,8 @@ final class LabelScreen {
     private var cachedImage: (key: String, bytes: [UInt8])?
     /// Called after image bytes reached the terminal (benchmarks and tests hook in here).
     var onImageWritten: ((Int) -> Void)?
+    /// The side panel's rows as last drawn (see ``drawText()``).
+    private var drawnPanelRows: [String] = []
 
     init(terminal: Terminal, controller: LabelController, encoder: PaneImageEncoder) {
         self.terminal = terminal
@@ -57,7 +59,7 @@ final class LabelScreen {
         if layout.isTooSmall { drawTooSmall(); terminal.refresh(); return }
         drawTitle()
         drawSeparator()
-        drawPanel()
+        drawnPanelRows = drawPanel()
         drawMessage()
         drawStatus()
         terminal.invalidate()
@@ -65,14 +67,27 @@ final class LabelScreen {
         drawImage()
     }
 
-    /// Repaints the text around the image (the image pane is left alone).
+    /// Repaints the text around the image. The image is written again only when panel lines
+    /// moved up or down: ncurses shows such a move by scrolling that part of the screen, whole
+    /// rows wide, which moves (and blanks a row of) the picture it does not know about.
     func drawText() {
         if layout.isTooSmall { drawAll(); return }
         drawTitle()
-        drawPanel()
+        let rows = drawPanel()
         drawMessage()
         drawStatus()
         terminal.refresh()
+        if Self.rowsMoved(from: drawnPanelRows, to: rows) { drawImage() }
+        drawnPanelRows = rows
+    }
+
+    /// Whether some non-blank line of `new` stood at another row in `old` (a shift ncurses may
+    /// draw by scrolling); lines changed in place are not a move.
+    static func rowsMoved(from old: [String], to new: [String]) -> Bool {
+        for (i, line) in new.enumerated() where !line.allSatisfy({ $0 == " " }) && (i >= old.count || old[i] != line) {
+            if old.contains(line) { return true }
+        }
+        return false
     }
 
     private func drawTooSmall() {
@@ -210,17 +225,19 @@ final class LabelScreen {
         }
     }
 
-    private func drawPanel() {
+    /// Draws the side panel; returns its rows' texts as drawn.
+    @discardableResult
+    private func drawPanel() -> [String] {
         let width = layout.columns - layout.panelColumn
         let lines = panelLines()
+        var drawn: [String] = []
         for row in 0..<layout.panelRows {
             let r = layout.imageRow + row
-            if row < lines.count {
-                terminal.draw(TextWidth.pad(lines[row].0, to: width), row: r, column: layout.panelColumn, width: width, style: lines[row].1)
-            } else {
-                terminal.draw(String(repeating: " ", count: width), row: r, column: layout.panelColumn, width: width)
-            }
+            let text = row < lines.count ? TextWidth.pad(lines[row].0, to: width) : String(repeating: " ", count: width)
+            terminal.draw(text, row: r, column: layout.panelColumn, width: width, style: row < lines.count ? lines[row].1 : .normal)
+            drawn.append(text)
         }
+        return drawn
     }
 
     private func drawMessage() {

@@ -218,3 +218,18 @@ final class LoadCounter: @unchecked Sendable {
     func add() { lock.lock(); n += 1; lock.unlock() }
     var count: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
+
+/// ncurses draws lines that moved up or down by scrolling whole rows, which would move the picture
+/// it does not know about; the screen writes the picture again exactly then (seen when the model's
+/// predictions appeared and the panel gained a line: one image row went blank).
+@Test func panelShiftsAreTellingApartFromInPlaceChanges() {
+    let before = ["Model  loading…   ", "Overlay off       ", "Annotator root    ", "Progress 0/10     ", "                  "]
+    let grown = ["Model  diagnosis  ", "       severity   ", "Overlay off       ", "Annotator root    ", "Progress 0/10     "]
+    #expect(LabelScreen.rowsMoved(from: before, to: grown))          // lines moved down one row
+    #expect(LabelScreen.rowsMoved(from: grown, to: before))          // and back up
+    var labelled = before
+    labelled[3] = "Progress 1/10     "
+    #expect(!LabelScreen.rowsMoved(from: before, to: labelled))      // a label key: changed in place
+    #expect(!LabelScreen.rowsMoved(from: before, to: before))
+    #expect(!LabelScreen.rowsMoved(from: [], to: before))            // the first draw (drawAll paints the picture)
+}

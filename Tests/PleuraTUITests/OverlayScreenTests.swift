@@ -74,6 +74,14 @@ import PleuraTestSupport
         let loaded = driver.wait(timeout: 60) { $0.contains("Overlay off gradcam") }
         try #require(loaded != nil, "model did not load:\n\(driver.screen())")
         #expect(loaded!.contains("Model  diagnosis "))
+        // The panel gained lines when the predictions appeared; ncurses may scroll the rows
+        // below to show that, which would move the picture too: no image row may be left blank.
+        let rows = loaded!.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let imageRows = rows.indices.filter { rows[$0].prefix(20).contains("▀") }
+        if let first = imageRows.first, let last = imageRows.last {
+            let gaps = (first...last).filter { !rows[$0].prefix(20).contains("▀") }
+            #expect(gaps.isEmpty, "image rows blanked when the panel changed: \(gaps)\n\(loaded!)")
+        }
         driver.send("o")
         let on = driver.wait(timeout: 60) { $0.contains("Overlay on gradcam") }
         #expect(on != nil, "overlay did not turn on:\n\(driver.screen())")
