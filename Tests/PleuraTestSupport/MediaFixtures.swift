@@ -115,7 +115,7 @@ public enum MediaFixtures {
         let fm = FileManager.default
         var out: [String: URL] = [:]
         let empty = dir.appendingPathComponent("empty.mp4")
-        fm.createFile(atPath: empty.path, contents: Data())
+        _ = fm.createFile(atPath: empty.path, contents: Data())
         out["empty"] = empty
 
         // An MP4 as ffmpeg writes it by default (index at the end), cut at half its size.

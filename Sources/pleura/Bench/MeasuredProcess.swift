@@ -25,7 +25,7 @@ enum MeasuredProcess {
         var template = Array("/tmp/pleura-bench-stderr.XXXXXX".utf8CString)
         let errFD = mkstemp(&template)
         guard errFD >= 0 else { throw PleuraError(file: "/tmp", "cannot create a temporary file for a benchmark's stderr") }
-        let errPath = String(cString: template)
+        let errPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(errFD); unlink(errPath) }
 
         var actions = posix_spawn_file_actions_t()
