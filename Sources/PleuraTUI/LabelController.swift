@@ -92,7 +92,7 @@ public final class LabelController {
     private let loadExplainer: (() throws -> FrameExplainer)?
     private var explainer: FrameExplainer?
     /// The background load in progress (``startModelLoadInBackground()``), if any.
-    private var pendingModel: PendingModel?
+    private var pendingModel: BackgroundJob<FrameExplainer>?
     public private(set) var modelStatus: ModelStatus = .notLoaded
     public private(set) var overlay: Overlay
     /// Predictions per "sha256/frame"; heatmaps per "sha256/frame/method/class" (bounded).
@@ -492,11 +492,8 @@ extension LabelController {
     /// second; the user keeps labelling meanwhile). ``collectBackgroundModel()`` installs it.
     public func startModelLoadInBackground() {
         guard modelStatus == .notLoaded, let loadExplainer else { return }
-        let pending = PendingModel()
-        pendingModel = pending
+        pendingModel = BackgroundJob(loadExplainer)
         modelStatus = .loading
-        let load = UncheckedSendable(loadExplainer)
-        Thread.detachNewThread { pending.finish(Result { try load.value() }) }
     }
 
     /// Installs the background-loaded model once it is ready; true when the status changed.
@@ -688,35 +685,4 @@ extension LabelController {
     public var overlayDescription: String {
         "\(overlay.method.rawValue) \(overlayTarget ?? "–") \(overlay.opacityPercent)%"
     }
-}
-
-/// A model load running on another thread: its result, once there, and a way to wait for it.
-private final class PendingModel: @unchecked Sendable {
-    private let lock = NSLock()
-    private let done = DispatchSemaphore(value: 0)
-    private var value: Result<FrameExplainer, Error>?
-
-    func finish(_ result: Result<FrameExplainer, Error>) {
-        lock.lock(); value = result; lock.unlock()
-        done.signal()
-    }
-
-    /// The result if the load has finished.
-    var result: Result<FrameExplainer, Error>? {
-        lock.lock(); defer { lock.unlock() }
-        return value
-    }
-
-    func wait() -> Result<FrameExplainer, Error> {
-        done.wait()
-        done.signal()   // later waits return at once
-        return result!
-    }
-}
-
-/// Hands a value to another thread when the code guarantees only one thread uses it at a time
-/// (here: the model loader runs on the loading thread only).
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

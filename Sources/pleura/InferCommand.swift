@@ -80,7 +80,12 @@ struct InferCommand: ParsableCommand {
         defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
         // Load the model (libtorch's libraries, the TorchScript, a check run) on another core while
         // the store and the media open: about half a second less before the first frame.
-        let loading = ModelLoading(modelOptions)
+        // The model and its file's sha256 load on another thread while the store and media open.
+        let options = modelOptions
+        let loading = BackgroundJob { () throws -> (ModelRuntime, String) in
+            let model = try options.load()
+            return (model, try SHA256.hexOfFile(atPath: model.modelURL.path))
+        }
         if session != nil {
             try? FileManager.default.createDirectory(at: URL(fileURLWithPath: store).deletingLastPathComponent(), withIntermediateDirectories: true)
         }
@@ -99,7 +104,7 @@ struct InferCommand: ParsableCommand {
         for p in paths {
             do { readers.append((p, try MediaReader(path: p))) } catch let e as PleuraError { reportError(e); failed += 1 }
         }
-        let (model, modelSHA) = try loading.wait()
+        let (model, modelSHA) = try loading.wait().get()
         let head = model.card.defaultHead
 
         let writer = InferWriter(store: db)
@@ -158,27 +163,6 @@ struct InferCommand: ParsableCommand {
 }
 
 private struct InferInterrupted: Error {}
-
-/// The model and its file's sha256, loaded on a background queue.
-final class ModelLoading: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<(ModelRuntime, String), Error> = .failure(PleuraError(file: nil, "model not loaded"))
-
-    init(_ options: ModelOptions) {
-        DispatchQueue.global().async {
-            self.result = Result {
-                let model = try options.load()
-                return (model, try SHA256.hexOfFile(atPath: model.modelURL.path))
-            }
-            self.done.signal()
-        }
-    }
-
-    func wait() throws -> (ModelRuntime, String) {
-        done.wait()
-        return try result.get()
-    }
-}
 
 /// Writes each frame's results on a background queue, so the store's fsyncs (synchronous=FULL, two
 /// transactions per frame) overlap the next frame's decoding and inference instead of adding to it.
