@@ -34,6 +34,20 @@ void set_error(char *err, size_t err_len, const std::string &message) {
     err[n] = '\0';
 }
 
+// The exception being handled as one error line "PREFIX: what" (called from a catch (...) block,
+// so every entry point reports libtorch, standard and unknown exceptions alike).
+void set_error_from_current_exception(char *err, size_t err_len, const char *prefix) {
+    try {
+        throw;
+    } catch (const c10::Error &e) {
+        set_error(err, err_len, std::string(prefix) + ": " + e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        set_error(err, err_len, std::string(prefix) + ": " + e.what());
+    } catch (...) {
+        set_error(err, err_len, std::string(prefix) + " (unknown error)");
+    }
+}
+
 std::vector<float> to_vector(const at::Tensor &t) {
     at::Tensor c = t.detach().to(at::kFloat).contiguous();
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -102,12 +116,8 @@ extern "C" pleura_torch_model *pleura_torch_load(const char *path, char *err, si
             }
         }
         return model.release();
-    } catch (const c10::Error &e) {
-        set_error(err, err_len, std::string("not a loadable TorchScript file: ") + e.what_without_backtrace());
-    } catch (const std::exception &e) {
-        set_error(err, err_len, std::string("not a loadable TorchScript file: ") + e.what());
     } catch (...) {
-        set_error(err, err_len, "not a loadable TorchScript file (unknown error)");
+        set_error_from_current_exception(err, err_len, "not a loadable TorchScript file");
     }
     return nullptr;
 }
@@ -173,12 +183,8 @@ extern "C" pleura_torch_result *pleura_torch_run(pleura_torch_model *model, cons
             else result->gradients.push_back(to_vector(grads[0]));
         }
         return result.release();
-    } catch (const c10::Error &e) {
-        set_error(err, err_len, std::string("model failed: ") + e.what_without_backtrace());
-    } catch (const std::exception &e) {
-        set_error(err, err_len, std::string("model failed: ") + e.what());
     } catch (...) {
-        set_error(err, err_len, "model failed (unknown error)");
+        set_error_from_current_exception(err, err_len, "model failed");
     }
     return nullptr;
 }
