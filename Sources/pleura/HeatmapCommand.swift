@@ -19,7 +19,7 @@ struct HeatmapCommand: ParsableCommand {
     @Argument(help: "Video, image, or uint8 .npy image.")
     var file: String
 
-    @Option(help: "Frame index (0-based, decode order).")
+    @Option(help: "Frame index (0-based, display order).")
     var index: Int = 0
 
     @Option(help: "Head to explain (default: the card's default head).")

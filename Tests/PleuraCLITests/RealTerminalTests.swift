@@ -342,7 +342,7 @@ func tmuxGetsHalfBlocksAndDoctorExplains() throws {
                                   "/bin/sh", "-c", script],
                                  environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "", "COLORTERM": ""]) { $1 })
     #expect(start.wait() == 0)
-    defer { try? ChildProcess([tmux, "-L", socket, "kill-server"]).wait() }
+    defer { _ = try? ChildProcess([tmux, "-L", socket, "kill-server"]).wait() }
     #expect(waitFor(done, seconds: 30), "render did not finish inside tmux")
 
     let doctor = (try? String(contentsOfFile: doctorFile, encoding: .utf8)) ?? ""
