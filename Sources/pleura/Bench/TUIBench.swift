@@ -68,18 +68,21 @@ extension BenchmarkSuite {
             let launch = try (0..<5).map { _ in try MeasuredProcess.run(context.pleuraExecutable.path, ["version"]).seconds }
             add("process launch (pleura version, p50)", TimingSummary(launch).p50 * 1000, "ms")
 
-            // Key → label durable.
+            // Key → label durable: one label key per sample, ten on each frame.
+            func labelKeyTimes(_ c: LabelController) throws -> TimingSummary {
+                var samples: [Double] = []
+                for i in 0..<(context.quick ? 200 : 1000) {
+                    if i % 10 == 0 { _ = try c.perform(.nextFrame) }
+                    let t0 = Measure.now()
+                    _ = try c.perform(.toggleALines)
+                    samples.append(Measure.now() - t0)
+                    precondition(c.message.text.hasPrefix("saved"), "bench: label not saved: \(c.message.text)")
+                }
+                return TimingSummary(samples)
+            }
             let (_, controller) = try startUp("keys")
             context.progress("key → durable label")
-            var keySamples: [Double] = []
-            for i in 0..<(context.quick ? 200 : 1000) {
-                if i % 10 == 0 { _ = try controller.perform(.nextFrame) }
-                let t0 = Measure.now()
-                _ = try controller.perform(.toggleALines)
-                keySamples.append(Measure.now() - t0)
-                precondition(controller.message.text.hasPrefix("saved"), "bench: label not saved: \(controller.message.text)")
-            }
-            let keys = TimingSummary(keySamples)
+            let keys = try labelKeyTimes(controller)
             add("key → label durable (p50)", keys.p50 * 1000, "ms", target: "≤ 2 ms", pass: keys.p50 <= 0.002, note: "synchronous=FULL commit + read-back")
             add("key → label durable (p99)", keys.p99 * 1000, "ms", target: "≤ 10 ms", pass: keys.p99 <= 0.010)
 
@@ -92,14 +95,7 @@ extension BenchmarkSuite {
                 let session = try makeSession("tmpfs")
                 let c = try TUILauncher.prepare(session: session, keymap: try Keymap.resolve("default", sessionFile: session.file),
                                                 storePath: storePath, annotator: nil)
-                var tmpfs: [Double] = []
-                for i in 0..<(context.quick ? 200 : 1000) {
-                    if i % 10 == 0 { _ = try c.perform(.nextFrame) }
-                    let t0 = Measure.now()
-                    _ = try c.perform(.toggleALines)
-                    tmpfs.append(Measure.now() - t0)
-                }
-                let t = TimingSummary(tmpfs)
+                let t = try labelKeyTimes(c)
                 add("key → label durable, store on tmpfs (p50)", t.p50 * 1000, "ms", note: "no disk flush: Pleura's own cost")
                 add("key → label durable, store on tmpfs (p99)", t.p99 * 1000, "ms")
             }
