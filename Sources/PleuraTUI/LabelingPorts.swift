@@ -2,22 +2,31 @@ import Foundation
 import PleuraCore
 import PleuraRender
 
-/// One label change: a field of an item set to a value in the canonical CSV spelling (`"1"` /
-/// `"0"` for findings, `"0"`…`"3"` for severity, `"ok"` / `"poor"`, the note text) or nil to clear.
+/// One label change: a field of an item set to a value, or nil to clear it (not assessed).
 public struct LabelChange: Equatable, Sendable {
     public var field: LabelField
-    public var value: String?
-    public init(_ field: LabelField, _ value: String?) {
+    public var value: LabelValue?
+    public init(_ field: LabelField, _ value: LabelValue?) {
         self.field = field
         self.value = value
     }
 }
 
-/// An item an undo or redo touched, with its labels after it.
+/// An item an undo or redo touched, with its labels after it and what changed (field, value
+/// before → after), so the screen can say what was undone.
 public struct LabelEdit: Equatable, Sendable {
+    public struct FieldChange: Equatable, Sendable {
+        public var field: LabelField
+        public var old: LabelValue?
+        public var new: LabelValue?
+        public init(field: LabelField, old: LabelValue?, new: LabelValue?) { self.field = field; self.old = old; self.new = new }
+    }
     public var item: ItemRef
     public var labels: LabelSet
-    public init(item: ItemRef, labels: LabelSet) { self.item = item; self.labels = labels }
+    public var changes: [FieldChange]
+    public init(item: ItemRef, labels: LabelSet, changes: [FieldChange] = []) {
+        self.item = item; self.labels = labels; self.changes = changes
+    }
 }
 
 /// What the labelling screen needs from the store. The production implementation is
@@ -84,10 +93,9 @@ public protocol PaneImageEncoder: AnyObject {
 }
 
 extension LabelSet {
-    /// Applies one change in canonical text form (malformed text clears the field; the
-    /// controller never produces it).
+    /// Applies one change.
     public mutating func apply(_ change: LabelChange) {
-        set(change.field, to: change.value.flatMap { try? LabelValue.parse(field: change.field, text: $0) })
+        set(change.field, to: change.value)
     }
 }
 

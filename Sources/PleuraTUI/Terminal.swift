@@ -7,7 +7,7 @@ import PleuraCore
 /// Opens `/dev/tty` (so stdout and stderr stay free for the shell), starts ncurses with `newterm`
 /// in a UTF-8 locale, and hides every ncurses type from the rest of Pleura. Images are written
 /// with ``writeImage(_:row:column:)`` after ``refresh()``: ncurses does not know they are there,
-/// so the caller redraws them after anything ncurses paints over the pane (see ``LabelScreen``).
+/// so the caller redraws them after anything ncurses paints over the pane (see ``ShellScreen``).
 ///
 /// ```swift
 /// let terminal = try Terminal.open()
@@ -250,6 +250,12 @@ final class Terminal {
     func close() {
         guard !closed else { return }
         closed = true
+        // Blank every cell first: image cells ncurses does not know about (half-blocks written
+        // raw, a picture drawn before a resize) must not stay behind on terminals, or tmux
+        // panes, that keep the screen after the program ends.
+        werase(window)
+        clearok(window, true)
+        wrefresh(window)
         endwin()
         delscreen(screen)
         fclose(file)

@@ -47,7 +47,7 @@ struct LabelCommand: ParsableCommand {
 
 /// Everything between the command line and the screen: read and check the session and keymap,
 /// find the media, open the store, then hand the terminal to PleuraTUI. Every error before
-/// ``LabelApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
+/// ``ShellApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
 /// untouched.
 enum TUILauncher {
     static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions) throws {
@@ -71,15 +71,15 @@ enum TUILauncher {
             graphics = g
         }
         let keymap = try Keymap.resolve(options.keymap ?? session.keymap, sessionFile: url)
-        let controller = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
-        let ending = try LabelApp.run(controller) { fd in
+        let shell = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        let ending = try ShellApp.run(shell) { fd in
             TerminalProbe.probe(fd: fd).paneEncoder(override: graphics)
         }
         if case .signal(let sig) = ending { exit(128 + sig) }
     }
 
-    /// Builds the controller for a label session (also used by the TUI benchmarks).
-    static func prepare(session: Session, keymap: Keymap, storePath: String?, annotator: String?) throws -> LabelController {
+    /// Builds the shell and its label mode for a label session (also used by the TUI benchmarks).
+    static func prepare(session: Session, keymap: Keymap, storePath: String?, annotator: String?) throws -> Shell {
         var session = session
         if let annotator { session.annotator = annotator }
         let media = try mediaFiles(session)
@@ -87,16 +87,16 @@ enum TUILauncher {
         try? FileManager.default.createDirectory(at: storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let store = try AnnotationStore.open(path: storeURL.path)
         let backend = try StoreLabelBackend(store: store, annotator: session.annotator, sessionName: session.name)
-        let controller = LabelController(session: session, keymap: keymap, media: media, backend: backend,
-                                         loadExplainer: { try ModelExplainer.load(for: session) }) { url in
+        let shell = Shell(session: session, keymap: keymap, media: media, mode: LabelMode(backend: backend),
+                          loadExplainer: { try ModelExplainer.load(for: session) }) { url in
             let clip = try MediaClipReader(url: url)
             let info = clip.info
             try backend.register(sha256: info.sha256, path: url.path, kind: info.kind, width: info.width,
                                  height: info.height, fps: info.fps, frames: info.frames)
             return clip
         }
-        try controller.start()
-        return controller
+        try shell.start()
+        return shell
     }
 
     /// The session's media files, in session order; phantom sessions get (and on first use

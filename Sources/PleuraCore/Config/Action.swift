@@ -36,6 +36,21 @@ public enum Action: String, CaseIterable, Sendable {
     case help = "help"
     case quit = "quit"
 
+    // Rate mode
+    case ratePoint1 = "rate_point_1"
+    case ratePoint2 = "rate_point_2"
+    case ratePoint3 = "rate_point_3"
+    case ratePoint4 = "rate_point_4"
+    case ratePoint5 = "rate_point_5"
+    case ratePoint6 = "rate_point_6"
+    case ratePoint7 = "rate_point_7"
+    case cursorLeft = "cursor_left"
+    case cursorRight = "cursor_right"
+    case choose = "choose"
+    case nextQuestion = "next_question"
+    case previousQuestion = "previous_question"
+    case comment = "comment"
+
     /// One line for the help screen.
     public var summary: String {
         switch self {
@@ -71,6 +86,44 @@ public enum Action: String, CaseIterable, Sendable {
         case .opacityDown: return "overlay opacity -10%"
         case .help: return "this help"
         case .quit: return "quit (everything is already saved)"
+        case .ratePoint1, .ratePoint2, .ratePoint3, .ratePoint4, .ratePoint5, .ratePoint6, .ratePoint7:
+            return "rate: point \(ratePoint!) of the scale, counted from the left"
+        case .cursorLeft: return "move the cursor left (scale, choices)"
+        case .cursorRight: return "move the cursor right (scale, choices)"
+        case .choose: return "commit the point or choice under the cursor"
+        case .nextQuestion: return "next question"
+        case .previousQuestion: return "previous question"
+        case .comment: return "write a comment on this item"
+        }
+    }
+
+    /// The keymap table an action's keys live in: `[common]` keys work in every mode, a mode's
+    /// own table only in that mode (so a key may mean one thing in label mode and another in
+    /// rate mode). Flat (table-less) keymap files put every action in its own table.
+    public var table: KeymapTable {
+        switch self {
+        case .nextItem, .previousItem, .playPause, .toggleOverlay, .cycleHeatmapMethod, .cycleTargetClass,
+             .opacityUp, .opacityDown, .help, .quit:
+            return .common
+        case .ratePoint1, .ratePoint2, .ratePoint3, .ratePoint4, .ratePoint5, .ratePoint6, .ratePoint7,
+             .cursorLeft, .cursorRight, .choose, .nextQuestion, .previousQuestion, .comment:
+            return .rate
+        default:
+            return .label
+        }
+    }
+
+    /// The position on the rating scale (1 = leftmost) a rate-point action commits, if it is one.
+    public var ratePoint: Int? {
+        switch self {
+        case .ratePoint1: return 1
+        case .ratePoint2: return 2
+        case .ratePoint3: return 3
+        case .ratePoint4: return 4
+        case .ratePoint5: return 5
+        case .ratePoint6: return 6
+        case .ratePoint7: return 7
+        default: return nil
         }
     }
 
@@ -95,4 +148,22 @@ public enum Action: String, CaseIterable, Sendable {
         default: return nil
         }
     }
+}
+
+/// The tables of a keymap file: `[common]` plus one per mode. A mode's keys are `[common]`'s plus
+/// its own; a key may appear in two mode tables but not in `[common]` and a mode table.
+public enum KeymapTable: String, CaseIterable, Sendable {
+    case common, label, rate, review
+
+    /// The mode table a session mode uses.
+    public init(_ mode: Session.Mode) {
+        switch mode {
+        case .label: self = .label
+        case .rate: self = .rate
+        case .review: self = .review
+        }
+    }
+
+    /// The actions whose keys live in this table.
+    public var actions: [Action] { Action.allCases.filter { $0.table == self } }
 }

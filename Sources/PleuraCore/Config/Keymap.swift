@@ -1,20 +1,32 @@
 import Foundation
 import TOMLKit
 
-/// Which key does what: every ``Action`` bound to one or more ``Key``s.
+/// Which key does what: every ``Action`` bound to one or more ``Key``s, per mode.
 ///
-/// A keymap file (`Keymaps/*.toml`) is a flat table, action name → list of keys:
+/// A keymap file (`Keymaps/*.toml`) has a table of shared keys and one per mode, action name →
+/// list of keys:
 ///
 /// ```toml
+/// [common]                # every mode: clips, playback, overlay, help, quit
+/// next_item = ["n"]
+/// [label]
 /// next_frame = ["Right", "l"]
-/// undo = ["u"]
+/// [rate]
+/// rate_point_1 = ["1"]
 /// ```
 ///
-/// A full keymap (``parse(_:file:)``) must bind every action, so the help screen and status line
-/// are always complete. A user override (`$XDG_CONFIG_HOME/pleura/keymap.toml`, applied with
-/// ``overriding(with:file:)``) lists only the actions it changes; their keys replace the base keys
-/// (an empty list unbinds). Unknown actions, malformed keys and a key bound to two actions are
-/// errors naming `FILE:LINE`.
+/// A mode's keys are `[common]` plus its own table, so `1` may set severity 1 in label mode and
+/// rate in rate mode; conflicts are checked per mode. A flat file without tables (the format of
+/// the first keymaps, still read unchanged) puts each action in its own table
+/// (``Action/table``).
+///
+/// A full keymap (``parse(_:file:)``) must bind every action of `[common]`, `[label]` and each
+/// other mode table it has; a mode table it lacks is taken from `Keymaps/default.toml`
+/// (``filling(from:)``, which ``load(_:userOverride:)`` does). A user override
+/// (`$XDG_CONFIG_HOME/pleura/keymap.toml`, applied with ``overriding(with:file:)``) lists only the
+/// actions it changes; their keys replace the base keys (an empty list unbinds). Unknown actions,
+/// an action in another mode's table, malformed keys and a key bound to two actions of one mode
+/// are errors naming `FILE:LINE`.
 public struct Keymap: Sendable {
     /// Where a binding was written (for conflict messages).
     public struct Origin: Sendable, Equatable {
@@ -24,14 +36,19 @@ public struct Keymap: Sendable {
     }
 
     private var keysByAction: [Action: [Key]] = [:]
-    private var actionByKey: [Key: Action] = [:]
+    private var actionByKey: [KeymapTable: [Key: Action]] = [:]
     private var origins: [Action: Origin] = [:]
 
     /// The files this keymap was read from, base first.
     public private(set) var sources: [String] = []
 
-    /// The action a key triggers, or nil when the key is unbound.
-    public func action(for key: Key) -> Action? { actionByKey[key] }
+    /// The action a key triggers in label mode, or nil when the key is unbound there.
+    public func action(for key: Key) -> Action? { action(for: key, in: .label) }
+
+    /// The action a key triggers in a mode: `[common]` first, then the mode's table.
+    public func action(for key: Key, in mode: Session.Mode) -> Action? {
+        actionByKey[.common]?[key] ?? actionByKey[KeymapTable(mode)]?[key]
+    }
 
     /// The keys bound to an action, in the order the keymap lists them.
     public func keys(for action: Action) -> [Key] { keysByAction[action] ?? [] }
@@ -42,7 +59,13 @@ public struct Keymap: Sendable {
         return keys.isEmpty ? "unbound" : keys.map(\.shortLabel).joined(separator: "/")
     }
 
-    /// Parses a full keymap. Every action must have at least one key.
+    /// Whether some action of this table has keys (a file's table, or one filled in).
+    public func hasTable(_ table: KeymapTable) -> Bool {
+        table.actions.contains { !(keysByAction[$0] ?? []).isEmpty }
+    }
+
+    /// Parses a full keymap. Every action of `[common]`, `[label]` and of each other mode table
+    /// the file has must have at least one key.
     public static func parse(_ text: String, file: String) throws -> Keymap {
         var map = Keymap()
         try map.apply(text, file: file, requireEveryAction: true)
@@ -56,9 +79,39 @@ public struct Keymap: Sendable {
         return map
     }
 
-    /// Reads a full keymap file and, if `userOverride` exists, applies it.
+    /// This keymap with the mode tables it lacks taken from `base` (the default keymap), so a
+    /// keymap written before rate mode existed works in rate mode too. A base key that this
+    /// keymap's `[common]` already uses is left out; an action left without keys is an error
+    /// saying which table to add.
+    public func filling(from base: Keymap) throws -> Keymap {
+        var map = self
+        for table in KeymapTable.allCases where table != .common && table != .label && !hasTable(table) && base.hasTable(table) {
+            for action in table.actions {
+                let keys = base.keys(for: action).filter { map.actionByKey[.common]?[$0] == nil }
+                guard !keys.isEmpty else {
+                    throw PleuraError(file: (sources.last ?? "keymap") + ":1",
+                                      "has no [\(table.rawValue)] table, and the default keys of \(action.rawValue) ("
+                                      + base.label(for: action) + ") are taken by [common] here; add a [\(table.rawValue)] table")
+                }
+                map.keysByAction[action] = keys
+                for key in keys { map.actionByKey[table, default: [:]][key] = action }
+                if let origin = base.origins[action] { map.origins[action] = origin }
+            }
+            if let first = base.sources.first, !map.sources.contains(first) { map.sources.append(first + " [\(table.rawValue)]") }
+        }
+        return map
+    }
+
+    /// Reads a full keymap file, fills the mode tables it lacks from `default.toml` beside it,
+    /// and, if `userOverride` exists, applies it.
     public static func load(_ url: URL, userOverride: URL? = nil) throws -> Keymap {
         var map = try parse(readText(url), file: url.path)
+        let defaultURL = url.deletingLastPathComponent().appendingPathComponent("default.toml")
+        if url.standardizedFileURL.path != defaultURL.standardizedFileURL.path,
+           KeymapTable.allCases.contains(where: { !map.hasTable($0) }),
+           FileManager.default.fileExists(atPath: defaultURL.path) {
+            map = try map.filling(from: parse(readText(defaultURL), file: defaultURL.path))
+        }
         if let userOverride, FileManager.default.fileExists(atPath: userOverride.path) {
             map = try map.overriding(with: readText(userOverride), file: userOverride.path)
         }
@@ -68,21 +121,45 @@ public struct Keymap: Sendable {
     /// Where the user's override file lives: `$XDG_CONFIG_HOME/pleura/keymap.toml`.
     public static var userOverrideURL: URL { AppPaths.configDirectory.appendingPathComponent("keymap.toml") }
 
+    /// The tables a key of `table` must not already be used in.
+    private static func conflictingTables(_ table: KeymapTable) -> [KeymapTable] {
+        table == .common ? KeymapTable.allCases : [.common, table]
+    }
+
     private mutating func apply(_ text: String, file: String, requireEveryAction: Bool) throws {
-        let table = try parseTOML(text, file: file)
+        let top = try parseTOML(text, file: file)
         let source = TOMLSourceMap(text: text)
-        func line(_ path: String) -> Int { source.line(of: path) ?? 1 }
+        func line(_ path: String) -> Int { source.line(of: path) ?? source.line(ofTable: path) ?? 1 }
+
+        // (path as written, action name, value) in file order: top-level actions and tables' actions.
+        var raw: [(path: String, name: String, table: KeymapTable?, value: TOMLValueConvertible)] = []
+        for name in top.keys {
+            if let table = KeymapTable(rawValue: name) {
+                guard let sub = top[name]?.table else {
+                    throw PleuraError(file: "\(file):\(line(name))", "\(name) must be a table ([\(name)])")
+                }
+                for key in sub.keys { raw.append(("\(name).\(key)", key, table, sub[key]!)) }
+            } else {
+                raw.append((name, name, nil, top[name]!))
+            }
+        }
+        raw.sort { line($0.path) < line($1.path) }
 
         // Read every entry first, in file order, so conflicts are reported at the later line.
         var entries: [(action: Action, keys: [(Key, Int)], line: Int)] = []
-        let names = table.keys.sorted { line($0) < line($1) }
-        for name in names {
-            let at = line(name)
+        var tablesInFile = Set<KeymapTable>()
+        for item in raw {
+            let at = line(item.path)
+            let name = item.name
             guard let action = Action(rawValue: name) else {
                 throw PleuraError(file: "\(file):\(at)", "unknown action '\(name)' (actions: "
                                   + Action.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
-            guard let array = table[name]?.array else {
+            if let table = item.table, table != action.table {
+                throw PleuraError(file: "\(file):\(at)", "\(name) belongs in [\(action.table.rawValue)], not [\(table.rawValue)]")
+            }
+            tablesInFile.insert(action.table)
+            guard let array = item.value.array else {
                 throw PleuraError(file: "\(file):\(at)", "\(name) must be a list of keys, like [\"Right\", \"l\"]")
             }
             var keys: [(Key, Int)] = []
@@ -93,7 +170,7 @@ public struct Keymap: Sendable {
                 }
                 let n = occurrences[spelled, default: 0]
                 occurrences[spelled] = n + 1
-                let keyLine = source.line(ofString: spelled, in: name, occurrence: n) ?? at
+                let keyLine = source.line(ofString: spelled, in: item.path, occurrence: n) ?? at
                 let key: Key
                 do { key = try Key(parsing: spelled) } catch {
                     throw PleuraError(file: "\(file):\(keyLine)", "\(name): \(error.reason)")
@@ -108,24 +185,28 @@ public struct Keymap: Sendable {
 
         // The override replaces whole actions: drop their old keys before checking conflicts.
         for entry in entries {
-            for key in keysByAction[entry.action] ?? [] where actionByKey[key] == entry.action { actionByKey[key] = nil }
+            let table = entry.action.table
+            for key in keysByAction[entry.action] ?? [] where actionByKey[table]?[key] == entry.action { actionByKey[table]?[key] = nil }
             keysByAction[entry.action] = []
         }
         for entry in entries {
+            let table = entry.action.table
             for (key, keyLine) in entry.keys {
-                if let other = actionByKey[key], other != entry.action {
-                    let otherPlace = origins[other].map { $0.file == file ? "line \($0.line)" : $0.description } ?? "?"
-                    let hint = requireEveryAction ? "" : " (list \(other.rawValue) here too to give it other keys)"
+                for other in Self.conflictingTables(table) {
+                    guard let otherAction = actionByKey[other]?[key], otherAction != entry.action else { continue }
+                    let otherPlace = origins[otherAction].map { $0.file == file ? "line \($0.line)" : $0.description } ?? "?"
+                    let hint = requireEveryAction ? "" : " (list \(otherAction.rawValue) here too to give it other keys)"
                     throw PleuraError(file: "\(file):\(keyLine)",
-                                      "key '\(key)' is bound twice: to \(other.rawValue) (\(otherPlace)) and to \(entry.action.rawValue)\(hint)")
+                                      "key '\(key)' is bound twice: to \(otherAction.rawValue) (\(otherPlace)) and to \(entry.action.rawValue)\(hint)")
                 }
-                actionByKey[key] = entry.action
+                actionByKey[table, default: [:]][key] = entry.action
             }
             keysByAction[entry.action] = entry.keys.map(\.0)
             origins[entry.action] = Origin(file: file, line: entry.line)
         }
         if requireEveryAction {
-            let missing = Action.allCases.filter { (keysByAction[$0] ?? []).isEmpty }
+            let required: Set<KeymapTable> = tablesInFile.union([.common, .label])
+            let missing = Action.allCases.filter { required.contains($0.table) && (keysByAction[$0] ?? []).isEmpty }
             if !missing.isEmpty {
                 throw PleuraError(file: "\(file):1", "no key for "
                                   + missing.map(\.rawValue).joined(separator: ", ")

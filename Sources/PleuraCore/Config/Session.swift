@@ -74,7 +74,22 @@ public struct LabelSchema: Equatable, Sendable {
 /// [phantom]                             # instead of media: Pleura's synthetic clips
 /// count = 4
 /// seed = 1
+///
+/// [rate]                                # rate sessions (mode = "rate") only
+/// unit = "frame"                        # frame | clip (a clip loops with its per-frame maps)
+/// models = ["embedded"]                 # the model(s) whose maps are rated
+/// methods = ["gradcam"]                 # and the method(s); every pair is rated
+/// target = "predicted"                  # predicted | reference:ANNOTATOR | a class name
+/// scale = "seven"                       # seven (-3 … 3) | born (-3 … 3 without 0)
+/// paired = false                        # true: two maps of one item side by side, "which is better"
+/// questions = ["class_guess", "patterns_visible", "patterns_highlighted", "comment"]
+/// colormap = "jet"                      # jet | turbo | inferno
+/// opacity = 50                          # percent
+/// threshold = 0.0                       # map values below it are not drawn (0 … 1)
 /// ```
+///
+/// Rate sessions are blinded unless `blinding = false`, and their item order is shuffled per
+/// rater (from `seed` and the rater's name).
 public struct Session: Sendable {
     public enum Mode: String, CaseIterable, Sendable { case label, rate, review }
 
@@ -132,6 +147,8 @@ public struct Session: Sendable {
     public var blinding: Bool
     public var model: ModelChoice?
     public var schema: LabelSchema
+    /// What a rate session rates and asks (nil for label and review sessions).
+    public var rate: RateSettings?
 
     /// The settings a session file may contain (anything else is a typo and an error).
     static let knownKeys: Set<String> = [
@@ -140,6 +157,8 @@ public struct Session: Sendable {
         "model", "model.path", "model.heatmap",
         "schema", "schema.findings", "schema.severity", "schema.quality", "schema.note",
         "phantom", "phantom.count", "phantom.seed",
+        "rate", "rate.unit", "rate.models", "rate.methods", "rate.target", "rate.scale", "rate.paired",
+        "rate.questions", "rate.colormap", "rate.opacity", "rate.threshold",
     ]
 
     /// Reads and checks a session file. Any problem is a ``PleuraError`` naming `FILE:LINE`.
@@ -159,7 +178,7 @@ public struct Session: Sendable {
             throw PleuraError(file: "\(path):\(line)", "unknown setting '\(key)' (settings: "
                               + knownKeys.sorted().joined(separator: ", ") + ")")
         }
-        for sub in ["sampling", "model", "schema", "phantom"] {
+        for sub in ["sampling", "model", "schema", "phantom", "rate"] {
             if let value = table[sub], value.table == nil { throw fail(sub, "\(sub) must be a table ([\(sub)])") }
         }
 
@@ -256,7 +275,8 @@ public struct Session: Sendable {
             throw fail("seed", "seed only applies to order = \"shuffled\"")
         }
 
-        let blinding = try bool(table, "blinding", "blinding") ?? false
+        // Rating studies are blind by default (Born et al.: clips renamed at random).
+        let blinding = try bool(table, "blinding", "blinding") ?? (mode == .rate)
 
         var model: ModelChoice? = nil
         if let modelTable = table["model"]?.table {
@@ -294,8 +314,17 @@ public struct Session: Sendable {
             schema.note = try bool(schemaTable, "note", "schema.note") ?? true
         }
 
+        var rate: RateSettings? = nil
+        if let rateTable = table["rate"]?.table {
+            guard mode == .rate else { throw fail("rate", "[rate] only applies to mode = \"rate\" (this session is \(mode.rawValue))") }
+            rate = try RateSettings.parse(rateTable, defaultModel: model, dir: dir, at: at)
+        } else if mode == .rate {
+            rate = RateSettings(models: [model?.path ?? "embedded"], methods: [model?.heatmap ?? .gradcam])
+        }
+
         return Session(file: file, name: name, mode: mode, media: media, store: store, annotator: annotator,
-                       keymap: keymap, sampling: sampling, order: order, blinding: blinding, model: model, schema: schema)
+                       keymap: keymap, sampling: sampling, order: order, blinding: blinding, model: model, schema: schema,
+                       rate: rate)
     }
 
     /// `{cache}/x` → Pleura's cache folder; `~/x` → home; relative → against `dir`.
@@ -361,5 +390,147 @@ public struct Session: Sendable {
             }
         }
         return out.sorted()
+    }
+}
+
+/// What a rate session rates and asks: the `[rate]` table of a session file.
+public struct RateSettings: Equatable, Sendable {
+    public enum Unit: String, Sendable, CaseIterable { case frame, clip }
+
+    /// Which class each rated map explains.
+    public enum Target: Equatable, Sendable {
+        /// The model's most probable class for the item.
+        case predicted
+        /// The class a given annotator's label names (Born et al. rated the maps of the true class).
+        case reference(annotator: String)
+        /// A fixed class name of the model's card.
+        case className(String)
+
+        public var description: String {
+            switch self {
+            case .predicted: return "predicted"
+            case .reference(let a): return "reference:" + a
+            case .className(let c): return c
+            }
+        }
+    }
+
+    /// The answer scale.
+    public enum Scale: String, Sendable, CaseIterable {
+        /// −3 … 3 with a neutral 0.
+        case seven
+        /// Born et al.'s six points: −3 … 3 without 0.
+        case born
+
+        /// The values from left to right.
+        public var points: [Int] { self == .seven ? Array(-3...3) : [-3, -2, -1, 1, 2, 3] }
+    }
+
+    /// The optional questions after the rating.
+    public enum Question: String, Sendable, CaseIterable {
+        case classGuess = "class_guess"
+        case patternsVisible = "patterns_visible"
+        case patternsHighlighted = "patterns_highlighted"
+        case comment
+    }
+
+    public var unit: Unit = .frame
+    /// `embedded` or absolute paths of TorchScript files.
+    public var models: [String]
+    public var methods: [HeatmapMethod]
+    public var target: Target = .predicted
+    public var scale: Scale = .seven
+    public var paired = false
+    public var questions: [Question] = []
+    /// A PleuraRender colormap name (``validColormaps``).
+    public var colormap = "jet"
+    public var opacityPercent = 50
+    public var threshold: Double = 0
+
+    /// PleuraRender's colormaps (a test keeps the two lists equal).
+    public static let validColormaps = ["jet", "turbo", "inferno"]
+
+    public init(unit: Unit = .frame, models: [String], methods: [HeatmapMethod], target: Target = .predicted,
+                scale: Scale = .seven, paired: Bool = false, questions: [Question] = [],
+                colormap: String = "jet", opacityPercent: Int = 50, threshold: Double = 0) {
+        self.unit = unit; self.models = models; self.methods = methods; self.target = target
+        self.scale = scale; self.paired = paired; self.questions = questions
+        self.colormap = colormap; self.opacityPercent = opacityPercent; self.threshold = threshold
+    }
+
+    /// The (model, method) pairs every item is rated with, in session order.
+    public var variants: [(model: String, method: HeatmapMethod)] {
+        models.flatMap { m in methods.map { (m, $0) } }
+    }
+
+    static func parse(_ t: TOMLTable, defaultModel: Session.ModelChoice?, dir: URL, at: (String) -> String) throws -> RateSettings {
+        func fail(_ key: String, _ reason: String) -> PleuraError { PleuraError(file: at("rate." + key), reason) }
+        func strings(_ key: String) throws -> [String]? {
+            guard let v = t[key] else { return nil }
+            if let s = v.string { return [s] }
+            guard let array = v.array else { throw fail(key, "rate.\(key) must be a list of names in quotes") }
+            var out: [String] = []
+            for e in array {
+                guard let s = e.string, !s.isEmpty else { throw fail(key, "rate.\(key) must be a list of names in quotes") }
+                out.append(s)
+            }
+            guard !out.isEmpty else { throw fail(key, "rate.\(key) is an empty list") }
+            return out
+        }
+        var r = RateSettings(models: [defaultModel?.path ?? "embedded"], methods: [defaultModel?.heatmap ?? .gradcam])
+        if let u = t["unit"] {
+            guard let s = u.string, let unit = Unit(rawValue: s) else { throw fail("unit", "rate.unit must be \"frame\" or \"clip\"") }
+            r.unit = unit
+        }
+        if let models = try strings("models") {
+            r.models = models.map { $0 == "embedded" ? $0 : Session.resolve($0, against: dir).path }
+        }
+        if let methods = try strings("methods") {
+            r.methods = try methods.map { name in
+                guard let m = HeatmapMethod(name: name) else { throw fail("methods", "heatmap method '\(name)' must be one of " + HeatmapMethod.validNames) }
+                return m
+            }
+        }
+        if let v = t["target"] {
+            guard let s = v.string, !s.isEmpty else { throw fail("target", "rate.target must be \"predicted\", \"reference:ANNOTATOR\" or a class name") }
+            if s == "predicted" { r.target = .predicted }
+            else if s.hasPrefix("reference:") {
+                let who = String(s.dropFirst("reference:".count))
+                guard !who.isEmpty else { throw fail("target", "rate.target reference: needs an annotator name, like reference:ground-truth") }
+                r.target = .reference(annotator: who)
+            } else { r.target = .className(s) }
+        }
+        if let v = t["scale"] {
+            guard let s = v.string, let scale = Scale(rawValue: s) else { throw fail("scale", "rate.scale must be \"seven\" (-3 … 3) or \"born\" (six points, no 0)") }
+            r.scale = scale
+        }
+        if let v = t["paired"] {
+            guard let b = v.bool else { throw fail("paired", "rate.paired must be true or false") }
+            r.paired = b
+        }
+        if r.paired && r.variants.count != 2 {
+            throw fail("paired", "a paired study compares two maps: give two models or two methods (found \(r.variants.count) model × method pairs)")
+        }
+        if let qs = try strings("questions") {
+            r.questions = try qs.map { q in
+                guard let question = Question(rawValue: q) else {
+                    throw fail("questions", "unknown question '\(q)' (questions: " + Question.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                return question
+            }
+        }
+        if let v = t["colormap"] {
+            guard let s = v.string, validColormaps.contains(s) else { throw fail("colormap", "rate.colormap must be one of " + validColormaps.joined(separator: ", ")) }
+            r.colormap = s
+        }
+        if let v = t["opacity"] {
+            guard let n = v.int, (0...100).contains(n) else { throw fail("opacity", "rate.opacity must be a whole number of percent, 0 … 100") }
+            r.opacityPercent = n
+        }
+        if let v = t["threshold"] {
+            guard let x = v.double ?? v.int.map(Double.init), (0...1).contains(x) else { throw fail("threshold", "rate.threshold must be a number from 0 to 1") }
+            r.threshold = x
+        }
+        return r
     }
 }

@@ -35,8 +35,7 @@ public final class StoreLabelBackend: LabelBackend {
 
     public func apply(_ changes: [LabelChange], to item: ItemRef) throws -> LabelSet {
         if changes.count == 1, let change = changes.first {
-            let value = try change.value.flatMap { try LabelValue.parse(field: change.field, text: $0) }
-            try store.setLabel(item: item, field: change.field, value: value, annotator: annotator, session: storeSession)
+            try store.setLabel(item: item, field: change.field, value: change.value, annotator: annotator, session: storeSession)
         } else {
             // Several fields (carry forward) are one action: one transaction, one undo step.
             var labels = try self.labels(of: item)
@@ -47,13 +46,22 @@ public final class StoreLabelBackend: LabelBackend {
     }
 
     public func undo() throws -> LabelEdit? {
-        guard let item = try store.undo(annotator: annotator, session: storeSession).first?.item else { return nil }
-        return LabelEdit(item: item, labels: try readBack(item))
+        try edit(try store.undo(annotator: annotator, session: storeSession))
     }
 
     public func redo() throws -> LabelEdit? {
-        guard let item = try store.redo(annotator: annotator, session: storeSession).first?.item else { return nil }
-        return LabelEdit(item: item, labels: try readBack(item))
+        try edit(try store.redo(annotator: annotator, session: storeSession))
+    }
+
+    /// The item an undo or redo touched and what it changed (events of label fields only).
+    private func edit(_ events: [LabelEvent]) throws -> LabelEdit? {
+        guard let item = events.first?.item else { return nil }
+        let changes = events.compactMap { e -> LabelEdit.FieldChange? in
+            guard let field = e.labelField else { return nil }
+            return LabelEdit.FieldChange(field: field, old: e.oldValue.flatMap { try? LabelValue.parse(field: field, text: $0) },
+                                         new: e.newValue.flatMap { try? LabelValue.parse(field: field, text: $0) })
+        }
+        return LabelEdit(item: item, labels: try readBack(item), changes: changes)
     }
 
     public func labelledFrames(ofMedia sha256: String) throws -> Set<Int> {

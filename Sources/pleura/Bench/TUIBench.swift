@@ -7,7 +7,7 @@ extension BenchmarkSuite {
     /// The labelling screen's latencies, measured in-process on the real code paths (session and
     /// keymap parsing, AnnotationStore with synchronous=FULL, MediaReader, SixelEncoder), with
     /// image bytes written to /dev/null instead of a terminal:
-    /// - key → label durable: `LabelController.perform(.toggleALines)` (one committed write plus
+    /// - key → label durable: `Shell.perform(.toggleALines)` in label mode (one committed write plus
     ///   the read-back the screen shows);
     /// - next-frame key → image bytes written: `perform(.nextFrame)`, decode, scale to a 480×480 px
     ///   pane, sixel-encode, write; on a ~600×600 POCUS clip (a phantom clip without the data);
@@ -46,7 +46,7 @@ extension BenchmarkSuite {
             }
 
             // Start-up to first frame: cold (frame index built) once, then warm runs.
-            func startUp(_ name: String) throws -> (Double, LabelController) {
+            func startUp(_ name: String) throws -> (Double, Shell) {
                 let t0 = Measure.now()
                 let session = try makeSession(name)
                 let keymap = try Keymap.resolve(session.keymap, sessionFile: session.file)
@@ -69,7 +69,7 @@ extension BenchmarkSuite {
             add("process launch (pleura version, p50)", TimingSummary(launch).p50 * 1000, "ms")
 
             // Key → label durable: one label key per sample, ten on each frame.
-            func labelKeyTimes(_ c: LabelController) throws -> TimingSummary {
+            func labelKeyTimes(_ c: Shell) throws -> TimingSummary {
                 var samples: [Double] = []
                 for i in 0..<(context.quick ? 200 : 1000) {
                     if i % 10 == 0 { _ = try c.perform(.nextFrame) }

@@ -51,19 +51,24 @@ final class FakeClip: ClipReader {
     }
 }
 
-@Suite struct LabelControllerTests {
+extension Shell {
+    /// The label mode these tests run the shell in.
+    var label: LabelMode { mode as! LabelMode }
+}
+
+@Suite struct LabelModeTests {
     static let keymap = try! Keymap.load(TestEnv.packageRoot.appendingPathComponent("Keymaps/default.toml"))
 
-    func make(_ sessionText: String = "[phantom]\ncount = 2\n", frames: [Int] = [30, 12]) throws -> (LabelController, MemoryBackend) {
+    func make(_ sessionText: String = "[phantom]\ncount = 2\n", frames: [Int] = [30, 12]) throws -> (Shell, MemoryBackend) {
         let session = try Session.parse(sessionText, file: URL(fileURLWithPath: "/tmp/s.toml"))
         let backend = MemoryBackend()
         let urls = frames.indices.map { URL(fileURLWithPath: "/clips/c\($0).mp4") }
-        let c = LabelController(session: session, keymap: Self.keymap, media: urls, backend: backend) { url in
+        let c = Shell(session: session, keymap: Self.keymap, media: urls, mode: LabelMode(backend: backend)) { url in
             let i = urls.firstIndex(of: url)!
             return FakeClip(frames: frames[i], sha: String(repeating: "\(i)", count: 64))
         }
         try c.start()
-        #expect(c.progress.unopenedClips == frames.count - 1)
+        #expect(c.label.progress(c).unopenedClips == frames.count - 1)
         while c.openNextUnopenedClip() {}
         return (c, backend)
     }
@@ -88,9 +93,9 @@ final class FakeClip: ClipReader {
     @Test func labelsAreWrittenBeforeTheyAreShown() throws {
         let (c, b) = try make()
         try c.perform(.toggleB1Lines)
-        let item = c.item!
+        let item = c.label.item(in: c)!
         #expect(b.labels[item]?[.b1Lines] == true)
-        #expect(c.labels[.b1Lines] == true)
+        #expect(c.label.labels[.b1Lines] == true)
         try c.perform(.toggleB1Lines)
         #expect(b.labels[item]?[.b1Lines] == false)
         try c.perform(.severity2)
@@ -99,8 +104,8 @@ final class FakeClip: ClipReader {
         #expect(b.labels[item]?.quality == .poor)
         try c.answer(.note, with: "pleural line irregular")
         #expect(b.labels[item]?.note == "pleural line irregular")
-        #expect(c.progress.labelled == 1)
-        #expect(c.progress.total == 42)
+        #expect(c.label.progress(c).labelled == 1)
+        #expect(c.label.progress(c).total == 42)
     }
 
     /// A label key is one write whose read-back (inside `apply`) is all the screen needs: no
@@ -111,11 +116,11 @@ final class FakeClip: ClipReader {
         try c.perform(.toggleALines)
         #expect(b.writes == writes + 1)
         #expect(b.reads == reads)
-        #expect(c.labels[.aLines] == true && c.progress.labelled == 1)
+        #expect(c.label.labels[.aLines] == true && c.label.progress(c).labelled == 1)
         try c.perform(.undo)                      // back to no labels: the frame counts as unlabelled again
-        #expect(c.labels.isEmpty && c.progress.labelled == 0)
+        #expect(c.label.labels.isEmpty && c.label.progress(c).labelled == 0)
         try c.perform(.redo)
-        #expect(c.labels[.aLines] == true && c.progress.labelled == 1)
+        #expect(c.label.labels[.aLines] == true && c.label.progress(c).labelled == 1)
     }
 
     @Test func carryForwardCopiesThePreviousFrameInOneStep() throws {
@@ -126,21 +131,21 @@ final class FakeClip: ClipReader {
         let writes = b.writes
         try c.perform(.carryForward)
         #expect(b.writes == writes + 1)
-        #expect(c.labels == b.labels[ItemRef(mediaSHA256: c.clip.reader!.sha256, frame: 0)])
+        #expect(c.label.labels == b.labels[ItemRef(mediaSHA256: c.clip.sha256!, frame: 0)])
         try c.perform(.undo)
         #expect(c.frame == 1)
-        #expect(c.labels[.b2Lines] == true && c.labels[.aLines] == nil)
+        #expect(c.label.labels[.b2Lines] == true && c.label.labels[.aLines] == nil)
         try c.perform(.redo)
-        #expect(c.labels[.aLines] == true && c.labels[.b2Lines] == nil)
+        #expect(c.label.labels[.aLines] == true && c.label.labels[.b2Lines] == nil)
     }
 
     @Test func videoLevelLabelsUseTheWholeClipItem() throws {
         let (c, b) = try make()
         try c.perform(.videoLevel)
         try c.perform(.severity3)
-        let video = ItemRef(mediaSHA256: c.clip.reader!.sha256, frame: nil)
+        let video = ItemRef(mediaSHA256: c.clip.sha256!, frame: nil)
         #expect(b.labels[video]?.severity?.rawValue == 3)
-        #expect(c.progress.labelled == 0)
+        #expect(c.label.progress(c).labelled == 0)
     }
 
     @Test func unlabelledOnlySkipsLabelledFrames() throws {
@@ -161,7 +166,7 @@ final class FakeClip: ClipReader {
         try c.perform(.toggleALines)
         #expect(c.message.isWarning)    // frame 7 is not sampled
         try c.perform(.nextFrame); #expect(c.frame == 10)
-        #expect(c.progress.total == 6 + 3)
+        #expect(c.label.progress(c).total == 6 + 3)
     }
 
     @Test func schemaRefusesOtherFields() throws {

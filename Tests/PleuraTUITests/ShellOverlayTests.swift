@@ -35,15 +35,15 @@ final class FakeExplainer: FrameExplainer {
     }
 }
 
-@Suite struct OverlayControllerTests {
+@Suite struct ShellOverlayTests {
     static let keymap = try! Keymap.load(TestEnv.packageRoot.appendingPathComponent("Keymaps/default.toml"))
 
     func make(_ sessionText: String = "[phantom]\ncount = 1\n",
-              loader: (() throws -> FrameExplainer)?) throws -> LabelController {
+              loader: (() throws -> FrameExplainer)?) throws -> Shell {
         let session = try Session.parse(sessionText, file: URL(fileURLWithPath: "/tmp/s.toml"))
         let url = URL(fileURLWithPath: "/clips/c0.mp4")
-        let c = LabelController(session: session, keymap: Self.keymap, media: [url], backend: MemoryBackend(),
-                                loadExplainer: loader) { _ in FakeClip(frames: 5, sha: String(repeating: "a", count: 64)) }
+        let c = Shell(session: session, keymap: Self.keymap, media: [url], mode: LabelMode(backend: MemoryBackend()),
+                      loadExplainer: loader) { _ in FakeClip(frames: 5, sha: String(repeating: "a", count: 64)) }
         try c.start()
         return c
     }
@@ -77,11 +77,11 @@ final class FakeExplainer: FrameExplainer {
         let fake = FakeExplainer()
         let c = try make { fake }
         try c.perform(.toggleOverlay)
-        _ = try c.displayImage(); _ = LabelScreen.modelLines(for: c)
+        _ = try c.displayImage(); _ = ShellScreen.modelLines(for: c)
         #expect(fake.passes == 1)
         for expected in 2...4 {
             try c.perform(.nextFrame)
-            _ = LabelScreen.modelLines(for: c); _ = try c.displayImage()
+            _ = ShellScreen.modelLines(for: c); _ = try c.displayImage()
             #expect(fake.passes == expected, "frame \(c.frame)")
         }
         #expect(fake.heatmapCalls.isEmpty && fake.combinedCalls == 4)
@@ -102,7 +102,7 @@ final class FakeExplainer: FrameExplainer {
         c.prefetchNextFrame()
         #expect(fake.passes == before + 1)
         try c.perform(.nextFrame)
-        _ = LabelScreen.modelLines(for: c)
+        _ = ShellScreen.modelLines(for: c)
         let content = try #require(try c.displayContent())
         #expect(fake.passes == before + 1, "the next frame's work was done while idle")
         #expect(content.overlay?.heatmap.values == [1, 0])
@@ -126,9 +126,9 @@ final class FakeExplainer: FrameExplainer {
         c.startModelLoadInBackground()
         #expect(c.modelStatus == .loading)
         #expect(!c.wantsIdleModelLoad)
-        #expect(LabelScreen.modelLines(for: c).first?.0 == "Model  loading…")
+        #expect(ShellScreen.modelLines(for: c).first?.text == "Model  loading…")
         try c.perform(.toggleALines)              // labelling does not wait for the model
-        #expect(c.labels[.aLines] == true)
+        #expect(c.label.labels[.aLines] == true)
         #expect(!c.collectBackgroundModel())      // not ready yet
         gate.signal()
         var collected = false
@@ -172,8 +172,8 @@ final class FakeExplainer: FrameExplainer {
         #expect(c.overlay.opacityPercent == 10)
         try c.perform(.opacityUp)
         #expect(c.overlay.opacityPercent == 20)
-        #expect(LabelController.overlayStyle(method: .gradcam, opacityPercent: 50).opacity == 0.5)
-        let pocovid = LabelController.overlayStyle(method: .pocovid, opacityPercent: 50)
+        #expect(Shell.overlayStyle(method: .gradcam, opacityPercent: 50).opacity == 0.5)
+        let pocovid = Shell.overlayStyle(method: .pocovid, opacityPercent: 50)
         #expect(pocovid.threshold == 0.4)
         #expect(abs(pocovid.opacity - 0.3 / 0.7) < 1e-6)
     }
@@ -181,7 +181,7 @@ final class FakeExplainer: FrameExplainer {
     @Test func panelShowsPredictionsUnlessBlinded() throws {
         let open = try make { FakeExplainer() }
         open.loadModelIfNeeded()
-        let lines = LabelScreen.modelLines(for: open).map(\.0)
+        let lines = ShellScreen.modelLines(for: open).map(\.text)
         #expect(lines.contains("Model  diagnosis pneumonia 70%"))
         #expect(lines.contains("       severity 2 60%"))
         #expect(lines.contains { $0.hasPrefix("Overlay off gradcam pneumonia 50%") })
@@ -189,7 +189,7 @@ final class FakeExplainer: FrameExplainer {
         let blind = try make("blinding = true\n[phantom]\ncount = 1\n") { FakeExplainer() }
         #expect(!blind.wantsIdleModelLoad)
         try blind.perform(.toggleOverlay)
-        let blindLines = LabelScreen.modelLines(for: blind).map(\.0)
+        let blindLines = ShellScreen.modelLines(for: blind).map(\.text)
         #expect(!blindLines.contains { $0.contains("70%") || $0.contains("60%") })
         #expect(blindLines.contains("Model  predictions hidden (blinded)"))
         #expect(blind.targetClassOrder == ["covid", "pneumonia", "healthy"])   // card order: reveals nothing
@@ -204,9 +204,9 @@ final class FakeExplainer: FrameExplainer {
         #expect(!why.contains("\u{1B}"))
         #expect(c.message.isWarning && c.message.text.hasPrefix("overlays are off: "))
         #expect(!c.overlay.isOn)
-        #expect(LabelScreen.modelLines(for: c).first?.0 == "Overlay off: no usable model")
+        #expect(ShellScreen.modelLines(for: c).first?.text == "Overlay off: no usable model")
         try c.perform(.toggleALines)
-        #expect(c.labels[.aLines] == true)        // labelling goes on
+        #expect(c.label.labels[.aLines] == true)        // labelling goes on
         #expect(try c.displayImage()?.format == .gray8)
     }
 }
@@ -225,11 +225,11 @@ final class LoadCounter: @unchecked Sendable {
 @Test func panelShiftsAreTellingApartFromInPlaceChanges() {
     let before = ["Model  loading…   ", "Overlay off       ", "Annotator root    ", "Progress 0/10     ", "                  "]
     let grown = ["Model  diagnosis  ", "       severity   ", "Overlay off       ", "Annotator root    ", "Progress 0/10     "]
-    #expect(LabelScreen.rowsMoved(from: before, to: grown))          // lines moved down one row
-    #expect(LabelScreen.rowsMoved(from: grown, to: before))          // and back up
+    #expect(ShellScreen.rowsMoved(from: before, to: grown))          // lines moved down one row
+    #expect(ShellScreen.rowsMoved(from: grown, to: before))          // and back up
     var labelled = before
     labelled[3] = "Progress 1/10     "
-    #expect(!LabelScreen.rowsMoved(from: before, to: labelled))      // a label key: changed in place
-    #expect(!LabelScreen.rowsMoved(from: before, to: before))
-    #expect(!LabelScreen.rowsMoved(from: [], to: before))            // the first draw (drawAll paints the picture)
+    #expect(!ShellScreen.rowsMoved(from: before, to: labelled))      // a label key: changed in place
+    #expect(!ShellScreen.rowsMoved(from: before, to: before))
+    #expect(!ShellScreen.rowsMoved(from: [], to: before))            // the first draw (drawAll paints the picture)
 }

@@ -24,11 +24,13 @@ struct ScreenLayout: Equatable {
     var statusRow: Int { rows - 1 }
 }
 
-/// Draws the label mode: everything the ``LabelController`` knows, with keys taken from the
-/// active keymap (never literals), and the frame through a ``PaneImageEncoder``.
-final class LabelScreen {
+/// Draws the shell and its mode: title, image pane, side panel (the shell's lines around the
+/// mode's ``ScreenMode/panel(_:)``), message line, and a status line and `?` help built from the
+/// active bindings, with keys from the keymap (never literals). The frame goes out through a
+/// ``PaneImageEncoder`` in one place, ``sendFrame()``.
+final class ShellScreen {
     let terminal: Terminal
-    let controller: LabelController
+    let shell: Shell
     let encoder: PaneImageEncoder
     private(set) var layout: ScreenLayout
     /// The last image's bytes and what they show, so a repaint after ncurses drew over the pane
@@ -38,10 +40,12 @@ final class LabelScreen {
     var onImageWritten: ((Int) -> Void)?
     /// The side panel's rows as last drawn (see ``drawText()``).
     private var drawnPanelRows: [String] = []
+    /// Rows the model section always takes, so predictions appearing do not move the rows below.
+    static let modelRows = 3
 
-    init(terminal: Terminal, controller: LabelController, encoder: PaneImageEncoder) {
+    init(terminal: Terminal, shell: Shell, encoder: PaneImageEncoder) {
         self.terminal = terminal
-        self.controller = controller
+        self.shell = shell
         self.encoder = encoder
         self.layout = ScreenLayout(columns: terminal.columns, rows: terminal.rows)
     }
@@ -64,7 +68,7 @@ final class LabelScreen {
         drawStatus()
         terminal.invalidate()
         terminal.refresh()
-        drawImage()
+        sendFrame()
     }
 
     /// Repaints the text around the image. The image is written again only when panel lines
@@ -77,7 +81,7 @@ final class LabelScreen {
         drawMessage()
         drawStatus()
         terminal.refresh()
-        if Self.rowsMoved(from: drawnPanelRows, to: rows) { drawImage() }
+        if Self.rowsMoved(from: drawnPanelRows, to: rows) { sendFrame() }
         drawnPanelRows = rows
     }
 
@@ -94,7 +98,7 @@ final class LabelScreen {
         let lines = [
             "Pleura needs a window of at least \(ScreenLayout.minimumColumns)×\(ScreenLayout.minimumRows).",
             "This one is \(layout.columns)×\(layout.rows): make the window bigger.",
-            "(\(controller.keymap.label(for: .quit)) quits; everything is saved.)",
+            "(\(shell.keymap.label(for: .quit)) quits; everything is saved.)",
         ]
         for (i, line) in lines.enumerated() {
             let row = max(0, layout.rows / 2 - 1 + i)
@@ -104,8 +108,7 @@ final class LabelScreen {
     }
 
     private func drawTitle() {
-        let session = controller.session
-        let title = " Pleura · \(SafeText.sanitize(session.name)) · label mode"
+        let title = " Pleura · \(SafeText.sanitize(shell.session.name)) · \(shell.mode.title)"
         terminal.fill(row: 0, column: 0, width: layout.columns, style: .title)
         terminal.draw(title, row: 0, column: 0, width: layout.columns, style: .title)
         let right = "\(encoder.name) "
@@ -120,60 +123,53 @@ final class LabelScreen {
 
     // MARK: side panel
 
-    /// The panel's lines (also what tests read back from the screen).
+    /// The panel's lines (also what tests read back from the screen): the shell's clip and
+    /// player lines, the mode's panel, the model section (modes on the shell's overlay), the
+    /// annotator, the mode's progress.
     func panelLines() -> [(String, Terminal.Style)] {
-        let c = controller
-        let keys = c.keymap
-        var lines: [(String, Terminal.Style)] = []
-        func add(_ s: String, _ style: Terminal.Style = .normal) { lines.append((s, style)) }
-        add("File   " + c.clip.displayName, .bold)
-        add("Clip   \(c.clipIndex + 1) of \(c.clips.count)")
-        let count = c.frameCount
-        let sampled = c.frameIsSampled ? "" : "  (not sampled)"
-        add("Frame  \(c.frame)/\(count)" + sampled)
-        let state = c.isPlaying ? String(format: "▶ playing %.3g fps", c.framesPerSecond) : "❚❚ paused"
-        add("       \(state)", c.isPlaying ? .accent : .dim)
-        add(c.videoLevel ? "Labels WHOLE VIDEO (\(keys.label(for: .videoLevel)): frame)" : "Labels frame \(c.frame) (\(keys.label(for: .videoLevel)): video)",
-            c.videoLevel ? .warning : .bold)
-        let schema = c.session.schema
-        for finding in Finding.allCases where schema.findings.contains(finding) {
-            let mark: String
-            switch c.labels[finding] {
-            case true?: mark = "[x]"
-            case false?: mark = "[ ]"
-            case nil: mark = "[·]"
-            }
-            let action: Action = [.aLines: .toggleALines, .b1Lines: .toggleB1Lines, .b2Lines: .toggleB2Lines,
-                                  .consolidation: .toggleConsolidation][finding]!
-            add(" \(mark) \(TextWidth.pad(keys.label(for: action), to: 3)) \(Self.shortName(finding))", c.labels[finding] == true ? .ok : .normal)
+        Self.panelLines(for: shell).map { ($0.text, Self.style($0.style)) }
+    }
+
+    static func panelLines(for c: Shell) -> [PanelLine] {
+        var lines: [PanelLine] = []
+        func add(_ s: String, _ style: PanelLine.Style = .normal) { lines.append(PanelLine(s, style)) }
+        if c.mode.kind == .label {
+            add("File   " + c.clip.displayName, .bold)
+            add("Clip   \(c.clipIndex + 1) of \(c.clips.count)")
+            let sampled = c.frameIsSampled ? "" : "  (not sampled)"
+            add("Frame  \(c.frame)/\(c.frameCount)" + sampled)
+            let state = c.isPlaying ? String(format: "▶ playing %.3g fps", c.framesPerSecond) : "❚❚ paused"
+            add("       \(state)", c.isPlaying ? .accent : .dim)
         }
-        if schema.severity {
-            let sev = c.labels.severity.map { String($0.rawValue) } ?? "–"
-            add(" Severity \(sev)   (\(keys.label(for: .severity0))–\(keys.label(for: .severity3)))")
+        lines += c.mode.panel(c)
+        if c.mode.usesShellOverlay {
+            var model = modelLines(for: c)
+            while model.count < modelRows { model.append(PanelLine("")) }
+            lines += model
         }
-        if schema.quality {
-            add(" Quality  \(c.labels.quality?.rawValue ?? "–")   (\(keys.label(for: .poorQuality)): poor)", c.labels.quality == .poor ? .warning : .normal)
-        }
-        if schema.note {
-            add(" Note     " + (c.labels.note.map { "\"" + SafeText.sanitize($0) + "\"" } ?? "–"))
-        }
-        for line in Self.modelLines(for: c) { add(line.0, line.1) }
         add("")
         add("Annotator " + SafeText.sanitize(c.session.annotator) + " (uid \(getuid()))")
-        let p = c.progress
-        add("Progress  \(p.labelled)/\(p.total) frames labelled")
-        if p.unopenedClips > 0 { add("          (+\(p.unopenedClips) clip\(p.unopenedClips == 1 ? "" : "s") still opening)", .dim) }
-        let clipDone = c.clip.labelled.count
-        add("This clip \(clipDone)/\(c.clip.sampledFrames.count)" + (c.unlabelledOnly ? "  · unlabelled only" : ""))
-        if c.session.sampling != .everyFrame { add("Sampling  \(Self.describe(c.session.sampling))", .dim) }
+        lines += c.mode.progressLines(c)
         return lines
     }
 
+    static func style(_ s: PanelLine.Style) -> Terminal.Style {
+        switch s {
+        case .normal: return .normal
+        case .bold: return .bold
+        case .dim: return .dim
+        case .accent: return .accent
+        case .warning: return .warning
+        case .ok: return .ok
+        case .reverse: return .reverse
+        }
+    }
+
     /// Predictions (unless the session is blinded) and the overlay's state, or why overlays are off.
-    static func modelLines(for c: LabelController) -> [(String, Terminal.Style)] {
+    static func modelLines(for c: Shell) -> [PanelLine] {
         let keys = c.keymap
-        var lines: [(String, Terminal.Style)] = []
-        func add(_ s: String, _ style: Terminal.Style = .normal) { lines.append((s, style)) }
+        var lines: [PanelLine] = []
+        func add(_ s: String, _ style: PanelLine.Style = .normal) { lines.append(PanelLine(s, style)) }
         switch c.modelStatus {
         case .unavailable(let why):
             add("Overlay off: no usable model", .warning)
@@ -208,7 +204,7 @@ final class LabelScreen {
         return lines
     }
 
-    static func shortName(_ f: Finding) -> String {
+    static func longName(_ f: Finding) -> String {
         switch f {
         case .aLines: return "A-lines"
         case .b1Lines: return "B1 separate B-lines"
@@ -241,26 +237,36 @@ final class LabelScreen {
     }
 
     private func drawMessage() {
-        let m = controller.message
+        let m = shell.message
         terminal.draw(TextWidth.pad(" " + m.text, to: layout.columns), row: layout.messageRow, column: 0,
                       style: m.isWarning ? .warning : (m.text.hasPrefix("saved") ? .ok : .normal))
     }
 
-    /// The keys that work here, most used first, cut to the width.
-    func statusText() -> String {
-        let k = controller.keymap
-        let items: [(Action, String)] = [
-            (.nextFrame, "next"), (.previousFrame, "prev"), (.toggleALines, "A"), (.toggleB1Lines, "B1"),
-            (.toggleB2Lines, "B2"), (.toggleConsolidation, "cons"), (.carryForward, "carry"), (.undo, "undo"),
-            (.nextItem, "clip"), (.playPause, "play"), (.toggleOverlay, "overlay"), (.help, "help"), (.quit, "quit"),
-        ]
-        var parts = items.map { "\(k.label(for: $0.0)) \($0.1)" }
-        parts.insert("\(k.label(for: .severity0))-\(k.label(for: .severity3)) sev", at: 6)
+    /// The status line: the bindings marked for it, in binding order, as "keys short"; runs of
+    /// bindings with the same short text (severity 0–3, rating points) are one entry "0-3 sev".
+    func statusText() -> String { Self.statusText(for: shell) }
+
+    static func statusText(for shell: Shell) -> String {
+        let k = shell.keymap
+        var parts: [String] = []
+        let all = shell.bindings()
+        var i = 0
+        while i < all.count {
+            let b = all[i]
+            var j = i
+            while j + 1 < all.count && all[j + 1].short == b.short && all[j + 1].action != b.action { j += 1 }
+            let shown = all[i...j].contains { $0.onStatusLine } && b.disabled == nil
+            if shown {
+                let keys = j > i ? "\(k.label(for: b.action))-\(k.label(for: all[j].action))" : k.label(for: b.action)
+                if keys != "unbound" { parts.append("\(keys) \(b.short)") }
+            }
+            i = j + 1
+        }
         return " " + parts.joined(separator: "  ")
     }
 
     private func drawStatus() {
-        let k = controller.keymap
+        let k = shell.keymap
         // Quit and help are always visible, whatever the width.
         let tail = "  \(k.label(for: .help)) help  \(k.label(for: .quit)) quit "
         var text = statusText()
@@ -272,13 +278,15 @@ final class LabelScreen {
 
     // MARK: image
 
-    /// Writes the frame into the pane (re-encoding only when the frame or the pane changed).
-    func drawImage() {
+    /// The one place a frame goes to the terminal: encodes what the pane shows now (only when the
+    /// frame, the pane or the overlay changed) and writes it. Playback pacing hooks in here.
+    func sendFrame() {
         guard !layout.isTooSmall else { return }
-        let key = "\(controller.clipIndex)/\(controller.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(controller.overlayKey)"
+        let modeKey = (try? shell.mode.paneContent(shell))??.key
+        let key = "\(shell.clipIndex)/\(shell.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(modeKey ?? shell.overlayKey)"
         if cachedImage?.key != key {
             do {
-                guard let content = try controller.displayContent() else { return }
+                guard let content = try shell.displayContent() else { return }
                 let bytes = try encoder.encode(content, columns: layout.imageColumns, rows: layout.imageRows,
                                                origin: (layout.imageRow, layout.imageColumn))
                 cachedImage = (key, bytes)
@@ -303,21 +311,22 @@ final class LabelScreen {
 
     // MARK: overlays
 
-    /// The whole active keymap, in columns; any key closes it.
+    /// The active mode's bindings in columns, each with its keys and long text, or why it is
+    /// disabled now; any key closes it.
     func drawHelp() {
         terminal.erase()
-        let k = controller.keymap
+        let k = shell.keymap
         terminal.fill(row: 0, column: 0, width: layout.columns, style: .title)
-        terminal.draw(" Pleura keys (label mode) — any key closes this", row: 0, column: 0, style: .title)
-        let entries = Action.allCases.map { (k.label(for: $0), $0.summary) }
+        terminal.draw(" Pleura keys (\(shell.mode.title)) — any key closes this", row: 0, column: 0, style: .title)
+        let entries = Self.helpEntries(for: shell)
         let perColumn = max(1, layout.rows - 4)
         let columnsNeeded = (entries.count + perColumn - 1) / perColumn
         let columnWidth = layout.columns / max(1, columnsNeeded)
         for (i, entry) in entries.enumerated() {
             let col = (i / perColumn) * columnWidth
             let row = 2 + i % perColumn
-            terminal.draw(TextWidth.pad(entry.0, to: 10), row: row, column: col + 1, width: 10, style: .accent)
-            terminal.draw(entry.1, row: row, column: col + 12, width: columnWidth - 13)
+            terminal.draw(TextWidth.pad(entry.keys, to: 10), row: row, column: col + 1, width: 10, style: entry.disabled ? .dim : .accent)
+            terminal.draw(entry.text, row: row, column: col + 12, width: columnWidth - 13, style: entry.disabled ? .dim : .normal)
         }
         let sources = "keymap: " + k.sources.map { SafeText.sanitize($0) }.joined(separator: " + ")
             + " · frames are numbered from 0, as in the CSV export"
@@ -326,8 +335,15 @@ final class LabelScreen {
         terminal.refresh()
     }
 
+    /// One help line per binding of the active mode.
+    static func helpEntries(for shell: Shell) -> [(keys: String, text: String, disabled: Bool)] {
+        shell.bindings().map { b in
+            (shell.keymap.label(for: b.action), b.long + (b.disabled.map { " — off now: " + $0 } ?? ""), b.disabled != nil)
+        }
+    }
+
     /// Shows a one-line prompt with the text typed so far and the cursor after it.
-    func drawPrompt(_ prompt: LabelController.Prompt, text: String) {
+    func drawPrompt(_ prompt: Prompt, text: String) {
         let question = prompt.question
         let shown = SafeText.sanitize(text)
         terminal.draw(TextWidth.pad(" " + question + shown, to: layout.columns), row: layout.messageRow, column: 0, style: .accent)

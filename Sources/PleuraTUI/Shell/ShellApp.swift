@@ -1,18 +1,19 @@
 import Foundation
 import PleuraCore
 
-/// Runs label mode on the controlling terminal until the user quits or a signal ends it.
+/// Runs a ``Shell`` (in any mode) on the controlling terminal until the user quits or a signal
+/// ends it.
 ///
 /// ```swift
-/// let controller = LabelController(session: s, keymap: k, media: files, backend: store, openClip: open)
-/// try controller.start()                      // errors here print before the terminal is touched
-/// try LabelApp.run(controller) { tty in try SixelPane(probing: tty) }
+/// let shell = Shell(session: s, keymap: k, media: files, mode: LabelMode(backend: store), openClip: open)
+/// try shell.start()                           // errors here print before the terminal is touched
+/// try ShellApp.run(shell) { tty in TerminalProbe.probe(fd: tty).paneEncoder(override: nil) }
 /// ```
 ///
 /// Exits cleanly on `q`, SIGTERM, SIGHUP (lost SSH link) and SIGINT: every label is already
 /// committed when it is shown, so closing only restores the terminal (within one poll interval,
 /// 0.1 s). Ctrl-Z gives the terminal back and `fg` repaints the screen and the image.
-public enum LabelApp {
+public enum ShellApp {
     /// Why the loop ended.
     public enum Ending: Equatable {
         case quit
@@ -22,20 +23,29 @@ public enum LabelApp {
     /// `makeEncoder` receives the terminal's file descriptor before ncurses starts (to probe
     /// what graphics it can show) and returns the pane's image encoder.
     @discardableResult
-    public static func run(_ controller: LabelController,
+    public static func run(_ shell: Shell,
                            makeEncoder: (Int32) throws -> PaneImageEncoder) throws -> Ending {
         let tty = try Terminal.openControllingTTY()
         let encoder: PaneImageEncoder
         do { encoder = try makeEncoder(fileno(tty)) } catch { fclose(tty); throw error }
         let terminal = try Terminal.open(tty: tty)
         defer { terminal.close() }
-        let screen = LabelScreen(terminal: terminal, controller: controller, encoder: encoder)
+        let screen = ShellScreen(terminal: terminal, shell: shell, encoder: encoder)
+        if let log = ProcessInfo.processInfo.environment["PLEURA_TEST_IMAGE_LOG"] {
+            // Test hook: one line per image written, so tests can count them (start-up sends one).
+            screen.onImageWritten = { bytes in
+                guard let f = fopen(log, "a") else { return }
+                fputs("image \(bytes)\n", f)
+                fclose(f)
+            }
+        }
         return runLoop(screen)
     }
 
-    static func runLoop(_ screen: LabelScreen) -> Ending {
+    static func runLoop(_ screen: ShellScreen) -> Ending {
         let terminal = screen.terminal
-        let controller = screen.controller
+        let controller = screen.shell
+        let mode = controller.mode.kind
         screen.drawAll()
         var lastClip = controller.clipIndex
         var prefetched = false
@@ -58,7 +68,9 @@ public enum LabelApp {
                 if controller.collectBackgroundModel() { screen.drawText() }   // predictions appear
                 if controller.tick(now: Measure.now()) {
                     screen.drawText()
-                    screen.drawImage()
+                    screen.sendFrame()
+                } else if controller.mode.idle(controller) {
+                    screen.drawText()
                 } else if !controller.isPlaying {
                     if !prefetched { controller.prefetchNextFrame(); prefetched = true }
                     else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
@@ -67,14 +79,14 @@ public enum LabelApp {
             case .key(let key):
                 prefetched = false
                 if screen.layout.isTooSmall {
-                    if controller.keymap.action(for: key) == .quit { return .quit }
+                    if controller.keymap.action(for: key, in: mode) == .quit { return .quit }
                     continue
                 }
-                guard let action = controller.keymap.action(for: key) else {
+                guard let action = controller.keymap.action(for: key, in: mode) else {
                     flash(screen, "key \(key.shortLabel) does nothing here; \(controller.keymap.label(for: .help)) lists the keys")
                     continue
                 }
-                let effect: LabelController.Effect
+                let effect: Effect
                 do { effect = try controller.perform(action) } catch {
                     flash(screen, "NOT saved: " + describe(error), warning: true)
                     continue
@@ -89,7 +101,7 @@ public enum LabelApp {
                     screen.drawAll()
                 case .frame:
                     screen.drawText()
-                    screen.drawImage()
+                    screen.sendFrame()
                 case .quit: return .quit
                 case .help:
                     screen.drawHelp()
@@ -100,7 +112,7 @@ public enum LabelApp {
                     if let ending { return ending }
                     do {
                         if try controller.answer(prompt, with: answer) == .frame {
-                            screen.drawText(); screen.drawImage()
+                            screen.drawText(); screen.sendFrame()
                         } else { screen.drawText() }
                     } catch { flash(screen, "NOT saved: " + describe(error), warning: true) }
                 }
@@ -112,8 +124,8 @@ public enum LabelApp {
         (error as? PleuraError)?.description ?? SafeText.sanitize(String(describing: error))
     }
 
-    private static func flash(_ screen: LabelScreen, _ text: String, warning: Bool = false) {
-        screen.controller.setMessage(text, warning: warning)
+    private static func flash(_ screen: ShellScreen, _ text: String, warning: Bool = false) {
+        screen.shell.say(text, warning: warning)
         screen.drawText()
     }
 
@@ -128,8 +140,8 @@ public enum LabelApp {
     }
 
     /// A one-line editor: printable keys type, Backspace deletes, Enter accepts, Escape cancels.
-    private static func readLine(_ screen: LabelScreen, _ prompt: LabelController.Prompt) -> (String?, Ending?) {
-        var text = screen.controller.promptDefault(prompt)
+    private static func readLine(_ screen: ShellScreen, _ prompt: Prompt) -> (String?, Ending?) {
+        var text = screen.shell.promptDefault(prompt)
         screen.drawPrompt(prompt, text: text)
         defer { screen.terminal.showCursor(false) }
         while true {
@@ -151,12 +163,3 @@ public enum LabelApp {
     }
 }
 
-extension LabelController {
-    /// Lets the app loop show a message that did not come from an action (unbound key, error).
-    func setMessage(_ text: String, warning: Bool) { setMessageInternal(text, warning: warning) }
-
-    /// What a prompt starts with: the current note, so editing it is easy.
-    func promptDefault(_ prompt: Prompt) -> String {
-        prompt == .note ? (labels.note ?? "") : ""
-    }
-}
