@@ -61,4 +61,47 @@ public enum ImageMetrics {
         guard sxx > 0, syy > 0 else { return 0 }
         return sxy / (sxx * syy).squareRoot()
     }
+
+    /// How much a reproduction posterises (false contours, banding) the picture's brightness.
+    public struct Banding: Equatable, Sendable {
+        /// Distinct brightnesses (channel mean, 0–255) the reproduction shows on the picture's
+        /// pixels: the source's own count when nothing is quantised, 9 for a 9-level ramp.
+        public var levels: Int
+        /// The largest jump between neighbouring brightnesses shown, over the source's 1st–99th
+        /// percentile: 1 when every brightness can be shown, ~25 for a 9-level ramp. A smooth
+        /// gradient or speckle shows steps this large as contour bands.
+        public var largestStep: Int
+    }
+
+    /// Banding of `shown` against `source` (equal sizes), over the picture's pixels: those whose
+    /// source brightness is above 8 (the black background and padding shows nothing either way).
+    public static func banding(shown: PixelImage, source: PixelImage) -> Banding {
+        precondition(shown.width == source.width && shown.height == source.height, "banding of images of different sizes")
+        let a = shown.toRGB().pixels, b = source.toRGB().pixels
+        var histogram = [Int](repeating: 0, count: 256)
+        var seen = [Bool](repeating: false, count: 256)
+        var pairs: [(UInt8, UInt8)] = []
+        pairs.reserveCapacity(a.count / 3)
+        for i in stride(from: 0, to: a.count, by: 3) {
+            let src = (Int(b[i]) + Int(b[i + 1]) + Int(b[i + 2]) + 1) / 3
+            guard src > 8 else { continue }
+            let out = (Int(a[i]) + Int(a[i + 1]) + Int(a[i + 2]) + 1) / 3
+            histogram[src] += 1
+            pairs.append((UInt8(src), UInt8(out)))
+        }
+        guard !pairs.isEmpty else { return Banding(levels: 0, largestStep: 0) }
+        // The source's 1st and 99th percentile brightness.
+        func percentile(_ q: Double) -> Int {
+            let target = Int(Double(pairs.count) * q)
+            var sum = 0
+            for v in 0..<256 { sum += histogram[v]; if sum > target { return v } }
+            return 255
+        }
+        let lo = percentile(0.01), hi = percentile(0.99)
+        for (src, out) in pairs where Int(src) >= lo && Int(src) <= hi { seen[Int(out)] = true }
+        let used = (0..<256).filter { seen[$0] }
+        var step = 0
+        for (x, y) in zip(used, used.dropFirst()) { step = max(step, y - x) }
+        return Banding(levels: used.count, largestStep: step)
+    }
 }

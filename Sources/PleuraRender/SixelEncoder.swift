@@ -10,7 +10,9 @@ import PleuraCore
 /// and saves the palette search. A frame that the palette no longer represents well (its PSNR
 /// falls `refitMargin` dB below the target, e.g. an overlay was switched on) gets a new palette.
 /// Pixels are mapped to the palette without dithering (dithering adds noise, and noise costs sixel
-/// bytes); libsixel then writes the indexed image.
+/// bytes); ``SixelWriter`` then writes the indexed image, painting over earlier colours to save
+/// bytes. Two qualities: ``Options-swift.struct/still(maxColors:)`` (≥ 40 dB, what a paused frame
+/// shows) and ``Options-swift.struct/playing(targetPSNR:maxColors:)`` (cheaper, for playback).
 ///
 /// Every result is one complete sixel sequence (`ESC P … q … ESC \`) of at most
 /// ``Options-swift.struct/maxBytes`` bytes: if a frame would be larger, it is re-encoded with
@@ -37,14 +39,32 @@ public final class SixelEncoder {
         public var rampTolerance: Int
         /// Refit the palette when a frame's PSNR falls this many dB below ``targetPSNR``.
         public var refitMargin: Double
+        /// The largest brightness step between neighbouring ramp levels over the clip's 1st–99th
+        /// percentile of brightness (nil: no limit). PSNR alone lets a Lloyd–Max ramp leave wide
+        /// gaps where pixels are few (bright pleura, B-lines), and wide gaps show as contour
+        /// bands; this caps them (see ``ImageMetrics/banding(shown:source:)``).
+        public var maxStep: Int?
 
-        public init(maxColors: Int = 256, targetPSNR: Double = 33.5, maxBytes: Int = 1_000_000,
-                    rampTolerance: Int = 16, refitMargin: Double = 1.5) {
+        public init(maxColors: Int = 256, targetPSNR: Double = 40.5, maxBytes: Int = 1_000_000,
+                    rampTolerance: Int = 16, refitMargin: Double = 0.5, maxStep: Int? = 8) {
             self.maxColors = max(2, min(256, maxColors))
             self.targetPSNR = targetPSNR
             self.maxBytes = max(4096, maxBytes)
             self.rampTolerance = rampTolerance
             self.refitMargin = refitMargin
+            self.maxStep = maxStep
+        }
+
+        /// A frame the clinician studies (paused, stepped, `pleura render`): ≥ 40 dB, refitted as
+        /// soon as a frame falls below 40 dB. Enough ramp levels that speckle keeps its texture.
+        public static func still(maxColors: Int = 256) -> Options {
+            Options(maxColors: maxColors, targetPSNR: 40.5, refitMargin: 0.5, maxStep: 8)
+        }
+
+        /// A frame of running playback at a given quality (dB), ≥ 32 dB in practice; the palette is
+        /// kept while frames stay within 1.5 dB of the target (a stable picture, no refit cost).
+        public static func playing(targetPSNR: Double, maxColors: Int = 256) -> Options {
+            Options(maxColors: maxColors, targetPSNR: targetPSNR, refitMargin: 1.5, maxStep: 24)
         }
     }
 
@@ -252,9 +272,10 @@ public final class SixelEncoder {
         // The ramp comes first (it carries the picture); colours get the rest: a few for
         // scattered coloured marks, everything left for an overlay.
         let colourWanted = colourCount == 0 ? 0 : max(8, colourCount / 256)
-        let maxLevels = max(2, min(64, maxColors - min(colourWanted, maxColors / 2)))
+        let maxLevels = max(2, min(128, maxColors - min(colourWanted, maxColors / 2)))
         let targetMSE = 255.0 * 255.0 / pow(10, options.targetPSNR / 10)
         var levels = stats.fitLevels(errorBudget: targetMSE * Double(3 * n), maxLevels: maxLevels)
+        if let step = options.maxStep { levels = stats.closingGaps(levels, maxStep: step, maxLevels: maxLevels) }
         let colourEntries = min(colourWanted, maxColors - levels.count)
         if stats.total == 0 { levels = [0] }
         let rampColours = stats.evaluate(levels).colours
@@ -285,70 +306,9 @@ public final class SixelEncoder {
         return (0..<min(got, colours)).map { RGBColour(pal[3 * $0], pal[3 * $0 + 1], pal[3 * $0 + 2]) }
     }
 
-    // MARK: libsixel
-
-    /// Writes indexed pixels with a palette as one sixel sequence.
+    /// Writes indexed pixels with a palette as one sixel sequence (``SixelWriter``).
     static func encodeIndexed(_ indices: [UInt8], width: Int, height: Int, palette: SixelPalette) throws -> [UInt8] {
-        let sink = ByteSink()
-        let context = Unmanaged.passRetained(sink)
-        defer { context.release() }
-        var output: OpaquePointer?
-        var status = sixel_output_new(&output, { data, size, priv in
-            guard let data, let priv, size > 0 else { return 0 }
-            let sink = Unmanaged<ByteSink>.fromOpaque(priv).takeUnretainedValue()
-            data.withMemoryRebound(to: UInt8.self, capacity: Int(size)) {
-                sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: Int(size)))
-            }
-            return size
-        }, context.toOpaque(), nil)
-        guard pleura_sixel_succeeded(status) != 0, let output else {
-            throw PleuraError(file: nil, "libsixel could not create an output (status \(status))")
-        }
-        defer { sixel_output_unref(output) }
-        sixel_output_set_encode_policy(output, Int32(SIXEL_ENCODEPOLICY_SIZE))
-        var dither: OpaquePointer?
-        status = sixel_dither_new(&dither, Int32(palette.count), nil)
-        guard pleura_sixel_succeeded(status) != 0, let dither else {
-            throw PleuraError(file: nil, "libsixel could not create a palette (status \(status))")
-        }
-        defer { sixel_dither_unref(dither) }
-        var paletteBytes = palette.bytes
-        paletteBytes.withUnsafeMutableBufferPointer { sixel_dither_set_palette(dither, $0.baseAddress) }
-        sixel_dither_set_pixelformat(dither, SIXEL_PIXELFORMAT_PAL8)
-        var pixels = indices
-        status = pixels.withUnsafeMutableBufferPointer {
-            sixel_encode($0.baseAddress, Int32(width), Int32(height), 0, dither, output)
-        }
-        guard pleura_sixel_succeeded(status) != 0 else {
-            throw PleuraError(file: nil, "libsixel could not encode the image (status \(status))")
-        }
-        return height < 6 ? Self.removingLeadingGraphicsNewLine(sink.bytes) : sink.bytes
-    }
-
-    /// libsixel 1.10.3 starts the body of an image less than six rows tall with a graphics new
-    /// line (`-`), which would draw it one band (six rows) too low; drop that one byte.
-    static func removingLeadingGraphicsNewLine(_ bytes: [UInt8]) -> [UInt8] {
-        guard var i = bytes.firstIndex(of: UInt8(ascii: "q")) else { return bytes }
-        i += 1
-        func isParameter(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || b == UInt8(ascii: ";") }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "\"") { i += 1; while i < bytes.count, isParameter(bytes[i]) { i += 1 } }
-        // Palette definitions: # Pc ; 2 ; r ; g ; b (a bare # Pc selects a colour: the body).
-        while i < bytes.count, bytes[i] == UInt8(ascii: "#") {
-            var j = i + 1
-            while j < bytes.count, (0x30...0x39).contains(bytes[j]) { j += 1 }
-            guard j < bytes.count, bytes[j] == UInt8(ascii: ";") else { break }
-            while j < bytes.count, isParameter(bytes[j]) { j += 1 }
-            i = j
-        }
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "-") else { return bytes }
-        var fixed = bytes
-        fixed.remove(at: i)
-        return fixed
+        SixelWriter.write(indices: indices, width: width, height: height, palette: (0..<palette.count).map(palette.colour))
     }
 }
 
-/// Collects libsixel's output (its write callback gets this through an opaque pointer).
-private final class ByteSink {
-    var bytes: [UInt8] = []
-    init() { bytes.reserveCapacity(1 << 16) }
-}

@@ -174,4 +174,35 @@ struct RampStatistics {
         }
         return levels
     }
+
+    /// Brightness at quantile `q` of the pixels brighter than 8 (the picture, not its black
+    /// background), or nil when there are none.
+    func quantile(_ q: Double) -> Int? {
+        let base = w[9], n = w[256] - base
+        guard n > 0 else { return nil }
+        for m in 9..<256 where w[m + 1] - base > q * n { return m }
+        return 255
+    }
+
+    /// `levels` with levels added halfway into every gap wider than `maxStep` that lies inside
+    /// the 1st–99th percentile of brightness, until none is left or `maxLevels` is reached.
+    /// No Lloyd step follows: it would pull the new levels back to where pixels are dense.
+    func closingGaps(_ levels: [Int], maxStep: Int, maxLevels: Int) -> [Int] {
+        guard let lo = quantile(0.01), let hi = quantile(0.99), maxStep > 0 else { return levels }
+        var out = levels
+        while out.count < maxLevels {
+            var widest = -1, gap = maxStep
+            for i in out.indices.dropLast() where out[i + 1] >= lo && out[i] <= hi && out[i + 1] - out[i] > gap {
+                gap = out[i + 1] - out[i]; widest = i
+            }
+            // The range's ends count too: a first level above lo or a last below hi leaves a gap.
+            if widest < 0 {
+                if let first = out.first, first - lo > maxStep { out.insert(max(lo, first - maxStep), at: 0); continue }
+                if let last = out.last, hi - last > maxStep { out.append(min(hi, last + maxStep)); continue }
+                break
+            }
+            out.insert((out[widest] + out[widest + 1]) / 2, at: widest + 1)
+        }
+        return out
+    }
 }

@@ -47,7 +47,7 @@ func expectValidSixel(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourc
 }
 
 @Test func sixelReusesThePaletteAcrossAClipAndRefitsWhenItNoLongerFits() throws {
-    let encoder = SixelEncoder()
+    let encoder = SixelEncoder(options: .playing(targetPSNR: 34))
     _ = try encoder.encode(TestFrames.lung(width: 200, height: 160, seed: 1))
     #expect(encoder.lastReport?.refitted == true)
     let first = encoder.palette
@@ -143,4 +143,53 @@ func sixelRoundTripOfRealLUSFrames() throws {
         let psnr = ImageMetrics.psnr(try SixelDecoder.decode(bytes), frame)
         #expect(psnr >= 32, "\(clip): \(psnr) dB")
     }
+}
+
+/// The overpainting writer shows exactly the indexed image: every pixel's last pass is its colour.
+@Test func sixelWriterShowsExactlyTheIndexedImage() throws {
+    var rng = SplitMix64(seed: 11)
+    let palette: [RGBColour] = (0..<40).map { (i: Int) -> RGBColour in
+        let r = UInt8(i * 6), g = UInt8(255 - i * 6), b = UInt8(i * 3)
+        return SixelPalette.representable(RGBColour(r, g, b))
+    }
+    for (w, h) in [(1, 1), (7, 5), (64, 13), (200, 37)] {
+        // Speckle-like: long runs of one colour broken by random others.
+        var indices = [UInt8](repeating: 0, count: w * h)
+        for i in indices.indices { indices[i] = rng.next() % 4 == 0 ? UInt8(rng.next() % 40) : UInt8(i / 17 % 3) }
+        let bytes = SixelWriter.write(indices: indices, width: w, height: h, palette: palette)
+        expectValidSixel(bytes)
+        #expect(bytes.last(where: { $0 != 0x1B && $0 != 0x5C }) != UInt8(ascii: "-"), "no graphics new line at the end: nothing scrolls")
+        let shown = try SixelDecoder.decode(bytes).toRGB()
+        #expect(shown.width == w && shown.height == h)
+        var wrong = 0
+        for i in 0..<(w * h) {
+            let c = palette[Int(indices[i])]
+            if shown.pixels[3 * i] != c.r || shown.pixels[3 * i + 1] != c.g || shown.pixels[3 * i + 2] != c.b { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(w)×\(h): \(wrong) pixels differ")
+    }
+}
+
+/// A still frame is ≥ 40 dB and keeps speckle's brightness levels close (no contour bands); a
+/// playing frame is cheaper and still ≥ 32 dB.
+@Test func stillFramesAreFaithfulAndPlayingFramesCheaper() throws {
+    let frame = TestFrames.lung(width: 320, height: 320, seed: 5)
+    let still = try SixelEncoder(options: .still()).encode(frame)
+    let shownStill = try SixelDecoder.decode(still)
+    #expect(ImageMetrics.psnr(shownStill, frame) >= 40)
+    let banding = ImageMetrics.banding(shown: shownStill, source: frame)
+    #expect(banding.largestStep <= 12, "largest step \(banding.largestStep)")
+    let playing = try SixelEncoder(options: .playing(targetPSNR: PlaybackQuality.ladder.last!)).encode(frame)
+    #expect(ImageMetrics.psnr(try SixelDecoder.decode(playing), frame) >= 32)
+    #expect(playing.count < still.count)
+}
+
+/// The banding metric sees a 9-level ramp as banded and an exact copy as not.
+@Test func bandingMetricSeesPosterisation() {
+    let frame = TestFrames.lung(width: 200, height: 200, seed: 2).toGray()
+    let exact = ImageMetrics.banding(shown: frame, source: frame)
+    #expect(exact.largestStep <= 2)
+    let posterised = PixelImage(width: 200, height: 200, format: .gray8, pixels: frame.pixels.map { UInt8(min(255, Int($0) / 28 * 28 + 14)) })
+    let bands = ImageMetrics.banding(shown: posterised, source: frame)
+    #expect(bands.largestStep >= 25 && bands.levels <= 10, "\(bands)")
 }
