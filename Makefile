@@ -15,7 +15,7 @@ RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavco
 # terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool) and tmux.
 TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine
 
-.PHONY: run test build deps deps-test bench clean
+.PHONY: run test build deps deps-test bench fuzz clean
 
 run: deps build
 	$(BIN) run Sessions/demo.toml
@@ -29,6 +29,13 @@ build:
 bench: deps deps-test build
 	$(BIN) bench
 
+# libFuzzer harnesses (Fuzz/) for every reader of outside input, each run FUZZ_SECONDS at nice 19,
+# one after another; built apart from the normal build (.build-fuzz). FUZZ_TARGETS picks some.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= csv jsonl labelstudio session keymap terminal media
+fuzz: deps deps-test build
+	sh Scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	@sh Scripts/install-debian-packages.sh $(RUN_PACKAGES)
 
@@ -36,4 +43,4 @@ deps-test:
 	@sh Scripts/install-debian-packages.sh $(TEST_PACKAGES)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -64,3 +64,19 @@ let package = Package(
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// Fuzz harnesses (Fuzz/): built only by `make fuzz` (Scripts/fuzz.sh sets PLEURA_FUZZ=1 and builds
+// with `-sanitize=fuzzer,address` in .build-fuzz), never by `swift build` or `swift test`.
+// Each fuzz-NAME executable is a C driver defining libFuzzer's LLVMFuzzerTestOneInput, calling the
+// Swift harness pleura_fuzz_NAME.
+if Context.environment["PLEURA_FUZZ"] != nil {
+    let names = ["csv", "jsonl", "labelstudio", "session", "keymap", "terminal", "media"]
+    package.targets.append(.target(name: "PleuraFuzzHarnesses",
+                                   dependencies: ["PleuraCore", "PleuraStore", "PleuraRender", "PleuraMedia"],
+                                   path: "Fuzz/Harnesses"))
+    for name in names {
+        package.targets.append(.executableTarget(name: "fuzz-\(name)", dependencies: ["PleuraFuzzHarnesses"],
+                                                 path: "Fuzz/Drivers/fuzz-\(name)"))
+        package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
+    }
+}

@@ -14,21 +14,34 @@ extension CanonicalCSVRecord {
     /// Parses a whole file (header required, exactly the canonical columns). All or nothing: the
     /// first bad row throws `PleuraError(file:, "line N: …")`.
     public static func parseFile(_ text: String, file: String) throws -> [Self] {
-        let records = try CSV.parse(text, file: file)
+        var rows: [Self] = []
+        try forEachRow(text, file: file) { row, _ in rows.append(row) }
+        return rows
+    }
+
+    /// Streams the data rows of a whole file with their 1-based line numbers (one pass, nothing
+    /// but the current row held). The header rules and errors are those of ``parseFile(_:file:)``;
+    /// a file with a header and no rows is fine here (the caller decides whether that is an error).
+    public static func forEachRow(_ text: String, file: String, _ body: (Self, Int) throws -> Void) throws {
         let expected = header.joined(separator: ",")
-        guard let head = records.first else { throw PleuraError(file: file, "empty file: expected the header \(expected)") }
-        if head.fields.first != header.first && head.fields.count == header.count {
-            throw PleuraError(file: file, "line \(head.line): no header: the first line must be \(expected)")
-        }
-        guard head.fields == header else {
-            throw PleuraError(file: file, "line \(head.line): header must be exactly \(expected) (found \(head.fields.joined(separator: ",")))")
-        }
-        return try records.dropFirst().map {
-            if $0.fields == header {
-                throw PleuraError(file: file, "line \($0.line): the header appears again (files joined together? keep only the first header)")
+        var sawHeader = false
+        try CSV.forEachRecord(text, file: file) { record in
+            if !sawHeader {
+                if record.fields.first != header.first && record.fields.count == header.count {
+                    throw PleuraError(file: file, "line \(record.line): no header: the first line must be \(expected)")
+                }
+                guard record.fields == header else {
+                    throw PleuraError(file: file, "line \(record.line): header must be exactly \(expected) (found \(record.fields.joined(separator: ",")))")
+                }
+                sawHeader = true
+                return
             }
-            return try Self(fields: $0.fields, file: file, line: $0.line)
+            if record.fields == header {
+                throw PleuraError(file: file, "line \(record.line): the header appears again (files joined together? keep only the first header)")
+            }
+            try body(try Self(fields: record.fields, file: file, line: record.line), record.line)
         }
+        guard sawHeader else { throw PleuraError(file: file, "empty file: expected the header \(expected)") }
     }
 
     /// Formats records as a whole CSV file, header first, LF line ends.

@@ -130,7 +130,7 @@ public struct SHA256: Sendable {
 extension SHA256 {
     /// SHA-256 of a file's bytes, read in 1 MiB chunks (media files can be large).
     public static func hexOfFile(atPath path: String) throws -> String {
-        guard let fp = fopen(path, "rb") else {
+        guard let fp = FileName.withCString(path, { fopen($0, "rb") }) else {
             throw PleuraError(file: path, "cannot read: \(String(cString: strerror(errno)))")
         }
         defer { fclose(fp) }

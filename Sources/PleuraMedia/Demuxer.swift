@@ -42,7 +42,7 @@ final class DemuxedStream {
         try ImageHeader.check(path: path)
 
         var format: UnsafeMutablePointer<AVFormatContext>?
-        let openStatus = avformat_open_input(&format, path, nil, nil)
+        let openStatus = FileName.withCString(path) { avformat_open_input(&format, $0, nil, nil) }
         guard openStatus >= 0, let format else {
             if openStatus == pleura_averror_invaliddata() && Self.startsLikeMP4(path) {
                 throw PleuraError(file: path, "an MP4/MOV file whose index (moov atom) is missing or damaged: the file is incomplete — a truncated copy or an unfinished recording; copy it again from the source")
@@ -131,22 +131,19 @@ final class DemuxedStream {
 
     /// True when the file begins with an ISO media `ftyp` box (MP4, MOV, 3GP).
     static func startsLikeMP4(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 12))
+        guard let head = FileName.readPrefix(path, count: 12) else { return false }
         return head.count == 12 && Array(head[4..<8]) == Array("ftyp".utf8)
     }
 
     /// Clear messages for the cases FFmpeg would describe confusingly (a directory, an empty file).
     static func checkReadableRegularFile(_ path: String) throws {
-        var st = stat()
-        if stat(path, &st) != 0 {
+        guard let st = FileName.status(path) else {
             throw PleuraError(file: path, errno == ENOENT ? "no such file" : "cannot open (\(String(cString: strerror(errno))))")
         }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw PleuraError(file: path, "is a directory, not a video or image file") }
         if (st.st_mode & S_IFMT) != S_IFREG { throw PleuraError(file: path, "is not a regular file") }
         if st.st_size == 0 { throw PleuraError(file: path, "is empty (0 bytes)") }
-        if access(path, R_OK) != 0 {
+        if FileName.withCString(path, { access($0, R_OK) }) != 0 {
             throw PleuraError(file: path, "cannot read the file (\(String(cString: strerror(errno)))); check its permissions")
         }
     }

@@ -6,9 +6,7 @@ import PleuraCore
 /// second line of defence, for every other format).
 enum ImageHeader {
     static func check(path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return }
-        defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 64 * 1024))
+        guard let head = FileName.readPrefix(path, count: 64 * 1024) else { return }
         if let (w, h) = dimensions(of: head) {
             if w * h > MediaLimits.maxPixels { try MediaLimits.checkDimensions(width: w, height: h, file: path) }
         }

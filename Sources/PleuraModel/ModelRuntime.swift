@@ -179,7 +179,9 @@ public final class ModelRuntime: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        let raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: resolved)
+        let raw: RawResult
+        do { raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: resolved) }
+        catch let e as PleuraError where e.file == nil { throw PleuraError(file: modelURL.path, e.reason) }
         var predictions: Predictions = [:]
         for h in raw.heads {
             guard let name = outputNames[h.name], let head = card.head(named: name) else { continue }
@@ -198,6 +200,9 @@ public final class ModelRuntime: @unchecked Sendable {
                 let values = CAMMath.map(method: m, activations: raw.features, gradients: raw.gradients[t],
                                          channels: k, height: fh, width: fw,
                                          outWidth: card.input.width, outHeight: card.input.height)
+                if let bad = values.first(where: { !$0.isFinite }) {
+                    throw PleuraError(file: modelURL.path, "the \(m.rawValue) map of \(target.head)/\(className) holds \(bad) (not finite): no heatmap; nothing was stored")
+                }
                 maps.append(Heatmap(head: target.head, className: className, method: m,
                                     width: card.input.width, height: card.input.height, values: values))
             }
@@ -209,7 +214,9 @@ public final class ModelRuntime: @unchecked Sendable {
     public func logits(input: [Float]) throws -> [String: [Float]] {
         lock.lock()
         defer { lock.unlock() }
-        let raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: [])
+        let raw: RawResult
+        do { raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: []) }
+        catch let e as PleuraError where e.file == nil { throw PleuraError(file: modelURL.path, e.reason) }
         var out: [String: [Float]] = [:]
         for h in raw.heads { if let n = outputNames[h.name] { out[n] = h.logits } }
         return out
@@ -262,6 +269,22 @@ public final class ModelRuntime: @unchecked Sendable {
         var gradients: [[Float]] = []
         for t in 0..<targets.count {
             gradients.append(Array(UnsafeBufferPointer(start: shim.gradient(result, Int32(t))!, count: count)))
+        }
+        // NaN or infinity here would flow into probabilities, maps, the store and JSON (which
+        // cannot even spell them): refuse them where they arise, naming what was not finite (features
+        // first: non-finite features make every logit non-finite too).
+        if let i = features.firstIndex(where: { !$0.isFinite }) {
+            throw PleuraError(file: nil, "the model's features(x) hold \(features[i]) at value \(i) (not finite): the model is broken for this input; nothing was stored")
+        }
+        for (name, logits) in heads {
+            if let i = logits.firstIndex(where: { !$0.isFinite }) {
+                throw PleuraError(file: nil, "the model's output \"\(name)\" is \(logits[i]) (not a finite number) at class \(i): the model is broken for this input; nothing was stored")
+            }
+        }
+        for (t, g) in gradients.enumerated() {
+            if let i = g.firstIndex(where: { !$0.isFinite }) {
+                throw PleuraError(file: nil, "the Grad-CAM gradient for \"\(targets[t].output)\" holds \(g[i]) at value \(i) (not finite): no heatmap; nothing was stored")
+            }
         }
         return RawResult(heads: heads, featureShape: (Int(c), Int(h), Int(w)), features: features, gradients: gradients)
     }

@@ -106,41 +106,56 @@ public final class AnnotationStore: Sendable {
         close(fd)
     }
 
-    /// Reads the header and version with a read-only connection, so a foreign or newer file is
-    /// refused before anything could write to it.
+    /// Decides from the file's 100-byte header alone, before SQLite opens it, whether the file
+    /// may be opened: a foreign or newer file is refused without a single byte written and
+    /// without the `-wal`/`-shm` side files that even a read-only SQLite connection to a WAL-mode
+    /// file creates. The header's `user_version` (offset 60), `application_id` (68) and schema
+    /// cookie (40) are current whenever no `-wal` file exists (the last connection checkpointed
+    /// it); when one exists, another connection is using the store and a read-only connection
+    /// reads the pragmas through it (the side files are there already).
     private static func inspectBeforeWriting(_ path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw PleuraError(file: path, "cannot read the store: permission denied (ask for group read/write access)")
         }
-        let header = (try? handle.read(upToCount: 100)) ?? Data()
+        let header = [UInt8]((try? handle.read(upToCount: 100)) ?? Data())
         try? handle.close()
         if header.isEmpty { return }   // just created, or created by a process that is initialising it
-        guard header.count >= 16, header.prefix(16) == Data("SQLite format 3\0".utf8) else {
+        guard header.count >= 16, header.prefix(16).elementsEqual("SQLite format 3\0".utf8) else {
             throw PleuraError(file: path, "not a Pleura store: the file is not an SQLite database (give a new file name to create a store)")
         }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(2)
-        do {
-            let (appID, version, tables) = try retrying(path, timeout: 60) {
-                let queue = try DatabaseQueue(path: path, configuration: config)
-                return try queue.read { db in
-                    (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
-                     try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
-                     try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0)
+        guard header.count == 100 else {
+            throw PleuraError(file: path, "not a Pleura store: the SQLite header is cut short (the file is damaged or not a database)")
+        }
+        func int32(at offset: Int) -> Int32 {
+            Int32(bitPattern: UInt32(header[offset]) << 24 | UInt32(header[offset + 1]) << 16
+                  | UInt32(header[offset + 2]) << 8 | UInt32(header[offset + 3]))
+        }
+        var appID = int32(at: 68), version = Int(int32(at: 60)), hasSchema = int32(at: 40) != 0
+        if FileManager.default.fileExists(atPath: path + "-wal") {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(2)
+            do {
+                (appID, version, hasSchema) = try retrying(path, timeout: 60) {
+                    let queue = try DatabaseQueue(path: path, configuration: config)
+                    return try queue.read { db in
+                        (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                         try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
+                         (try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0) > 0)
+                    }
                 }
+            } catch let error as DatabaseError {
+                throw translate(error, path: path)
             }
-            if appID != Schema.applicationID && appID != 0 {
-                throw PleuraError(file: path, "not a Pleura store: an SQLite database of another program (application id \(appID)); Pleura did not change it")
-            }
-            if appID == 0 && tables > 0 {
-                throw PleuraError(file: path, "not a Pleura store: an SQLite database with other tables; Pleura did not change it")
-            }
-            if version > Schema.currentVersion {
-                throw PleuraError(file: path, "written by a newer Pleura (store schema \(version), this Pleura \(PleuraVersion.string) knows up to \(Schema.currentVersion)): upgrade Pleura to open it; the file was not changed")
-            }
-        } catch let error as DatabaseError {
-            throw translate(error, path: path)
+        }
+        if appID != Schema.applicationID && appID != 0 {
+            throw PleuraError(file: path, "not a Pleura store: an SQLite database of another program (application id \(appID)); Pleura did not change it")
+        }
+        if appID == 0 && hasSchema {
+            throw PleuraError(file: path, "not a Pleura store: an SQLite database with other tables; Pleura did not change it")
+        }
+        if version > Schema.currentVersion {
+            throw PleuraError(file: path, "written by a newer Pleura (store schema \(version), this Pleura \(PleuraVersion.string) knows up to \(Schema.currentVersion)): upgrade Pleura to open it; the file was not changed")
         }
     }
 
@@ -264,6 +279,42 @@ public final class AnnotationStore: Sendable {
                 + abs((SELECT count(*) FROM newest) - (SELECT count(*) FROM current_value))
                 """) ?? 0
         }
+    }
+
+    /// What ``verify()`` found: the store is sound when ``problems`` is empty.
+    public struct Verification: Sendable, Equatable {
+        /// `PRAGMA quick_check` ("ok" when the file is sound).
+        public var quickCheck: String
+        /// Protecting triggers that are missing (dropped by hand with sqlite3).
+        public var missingTriggers: [String]
+        /// Keys of `current_value` that disagree with the event log (``verifyCurrentState()``).
+        public var currentStateMismatches: Int
+        /// Events in the log.
+        public var events: Int
+
+        /// One line per problem, for `pleura store verify` and `pleura doctor --store`.
+        public var problems: [String] {
+            var out: [String] = []
+            if quickCheck != "ok" { out.append("the file is damaged (quick_check: \(quickCheck)): restore it from a backup") }
+            if !missingTriggers.isEmpty {
+                out.append("protecting triggers are missing (\(missingTriggers.joined(separator: ", "))): the file was changed outside Pleura")
+            }
+            if currentStateMismatches > 0 {
+                out.append("\(currentStateMismatches) current label/rating \(currentStateMismatches == 1 ? "value disagrees" : "values disagree") with the event log: the derived table was changed outside Pleura (exports would not match the history)")
+            }
+            return out
+        }
+    }
+
+    /// Checks the store cheaply and completely enough to trust an export: SQLite's quick check,
+    /// that every protecting trigger is in place, and that `current_value` equals what the event
+    /// log says (one grouped pass over the log: about a second per million events).
+    public func verify() throws -> Verification {
+        let quick = try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check").joined(separator: "; ") }
+        let present = Set(try read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger'") })
+        let missing = Schema.protectingTriggers.filter { !present.contains($0) }
+        return Verification(quickCheck: quick, missingTriggers: missing, currentStateMismatches: try verifyCurrentState(),
+                            events: try eventCount())
     }
 
     /// The SQLite settings in force on the writer, for tests and `pleura doctor`.

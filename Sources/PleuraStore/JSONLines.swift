@@ -67,22 +67,10 @@ enum JSONValue: Equatable, Decodable {
         }
     }
 
+    /// Strings go out terminal-safe (C0, DEL, C1 controls and bidi overrides as `\u` escapes:
+    /// ``SafeText/appendJSONQuoted(_:to:)``), so stats JSON and exports can be shown raw.
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
+        SafeText.appendJSONQuoted(s, to: &out)
     }
 
     static func parse(_ text: String, file: String, line: Int?) throws -> JSONValue {
@@ -143,72 +131,126 @@ enum JSONLine {
     }
 }
 
+extension JSONValue {
+    /// How errors name a JSON type ("a string", "an object", …).
+    var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "true/false"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+}
+
+extension ExchangeReader {
+    /// Keys a JSON Lines label object may have, and those of a rating object.
+    static let labelKeys = Set(["kind", "media", "sha256", "annotator", "frame"] + LabelField.allCases.map(\.rawValue))
+    static let ratingKeys: Set<String> = ["kind", "media", "sha256", "annotator", "frame", "model", "method", "layer",
+                                          "target", "heatmap_sha256", "rating", "comment"]
+
+    /// JSON Lines as `pleura export --format jsonl` writes them: one object per line, `kind`
+    /// `label` (default) or `rating`, media by `sha256` and/or `media` path. Types are exact:
+    /// findings `true`/`false`, `severity` an integer 0–3, `quality` `"ok"`/`"poor"`, `note` a
+    /// string, `frame` an integer ≥ 0 (absent or null: the whole video), null = not assessed;
+    /// unknown keys are refused (a misspelt field would otherwise be dropped silently).
+    public static func jsonLines(_ text: String, file: String, as annotatorName: String? = nil) throws -> ImportRows {
+        var rows = ImportRows()
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = Substring(rawLine)
+            if lineNumber == 1 && line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+            let place = "line \(lineNumber)"
+            func fail(_ what: String) -> PleuraError { PleuraError(file: file, "\(place): \(what)") }
+            let value = try JSONValue.parse(String(line), file: file, line: lineNumber)
+            guard case .object(let object) = value else { throw fail("expected a JSON object, found \(value.typeName)") }
+            func string(_ key: String, required: Bool = false) throws -> String? {
+                switch object[key] {
+                case nil, .null?:
+                    if required { throw fail("\"\(key)\" is missing (a string)") }
+                    return nil
+                case .string(let s)?: return s
+                case let other?: throw fail("\"\(key)\" must be a string, found \(other.typeName)")
+                }
+            }
+            let kind = try string("kind") ?? "label"
+            guard kind == "label" || kind == "rating" else { throw fail("kind '\(kind)' cannot be imported (label or rating)") }
+            let allowed = kind == "label" ? labelKeys : ratingKeys
+            if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+                throw fail("unknown key \"\(unknown)\" for a \(kind) (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            let sha = try string("sha256")
+            guard let media = try string("media") ?? sha, !media.isEmpty else { throw fail("no media (give \"media\" or \"sha256\")") }
+            let named = try string("annotator")
+            guard let annotator = annotatorName ?? named, !annotator.isEmpty else { throw fail("no annotator (give \"annotator\" or --as NAME)") }
+            var frame: Int? = nil
+            switch object["frame"] {
+            case nil, .null?: break
+            case .int(let n)? where n >= 0: frame = n
+            case let other?: throw fail("\"frame\" must be a whole number ≥ 0 or null, found \(other.serialized.prefix(40))")
+            }
+            if kind == "label" {
+                var set = LabelSet()
+                for field in LabelField.allCases {
+                    guard let v = object[field.rawValue], !v.isNull else { continue }
+                    switch (field, v) {
+                    case (.aLines, .bool(let b)), (.b1Lines, .bool(let b)), (.b2Lines, .bool(let b)), (.consolidation, .bool(let b)):
+                        set[field.finding!] = b
+                    case (.severity, .int(let n)) where Severity(rawValue: n) != nil:
+                        set.severity = Severity(rawValue: n)
+                    case (.quality, .string(let q)) where Quality(rawValue: q) != nil:
+                        set.quality = Quality(rawValue: q)
+                    case (.note, .string(let n)):
+                        set.note = n.isEmpty ? nil : n
+                    default:
+                        let expected: String
+                        switch field {
+                        case .aLines, .b1Lines, .b2Lines, .consolidation: expected = "true, false or null"
+                        case .severity: expected = "an integer 0–3 or null (not a string)"
+                        case .quality: expected = "\"ok\", \"poor\" or null"
+                        case .note: expected = "a string or null"
+                        }
+                        throw fail("\(field.rawValue) must be \(expected), found \(v.serialized.prefix(40))")
+                    }
+                }
+                rows.labels.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator, labels: set))
+            } else {
+                var rating: HeatmapRating? = nil
+                switch object["rating"] {
+                case nil, .null?: break
+                case .int(let n)? where HeatmapRating(rawValue: n) != nil: rating = HeatmapRating(rawValue: n)
+                case let other?: throw fail("rating must be an integer from -3 to 3 or null, found \(other.serialized.prefix(40))")
+                }
+                let comment = try string("comment")
+                guard let model = try string("model", required: true), let method = try string("method", required: true),
+                      let target = try string("target", required: true) else { throw fail("a rating needs model, method and target") }
+                rows.ratings.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator,
+                                          context: HeatmapContext(modelSHA256: model, method: method, layer: try string("layer") ?? "",
+                                                                  target: target, heatmapSHA256: try string("heatmap_sha256") ?? ""),
+                                          rating: rating, comment: comment.flatMap { $0.isEmpty ? nil : $0 }))
+            }
+        }
+        return rows
+    }
+}
+
 extension AnnotationStore {
     /// Imports JSON Lines as ``exportLabelJSONLines(root:level:to:)`` and
     /// ``exportRatingJSONLines(root:to:)`` write them (`kind` `label` or `rating`; media by
-    /// `sha256`, else by `media` path relative to `root`). All or nothing, errors name the line.
+    /// `sha256`, else by `media` path relative to `root`). All or nothing, errors name the line;
+    /// the reader's rules are those of `ExchangeReader.jsonLines`.
     ///
     /// ```swift
     /// try store.importJSONLines(text: text, file: "labels.jsonl", root: ".")
     /// ```
     @discardableResult
     public func importJSONLines(text: String, file: String, root: String, as annotatorName: String? = nil) throws -> ImportSummary {
-        var resolver = MediaResolver(store: self, root: root, file: file)
-        var labels: [PendingLabel] = []
-        var ratings: [PendingRating] = []
-        var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = String(rawLine)
-            if lineNumber == 1 && line.hasPrefix("\u{FEFF}") { line.removeFirst() }
-            if line.hasSuffix("\r") { line.removeLast() }
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let value = try JSONValue.parse(line, file: file, line: lineNumber)
-            func fail(_ what: String) -> PleuraError { PleuraError(file: file, "line \(lineNumber): \(what)") }
-            guard case .object = value else { throw fail("expected a JSON object") }
-            let kind = value["kind"]?.stringValue ?? "label"
-            guard let media = value["media"]?.stringValue ?? value["sha256"]?.stringValue else { throw fail("no media (give \"media\" or \"sha256\")") }
-            guard let annotator = annotatorName ?? value["annotator"]?.stringValue, !annotator.isEmpty else { throw fail("no annotator") }
-            var frame = -1
-            if let f = value["frame"], !f.isNull {
-                guard let n = f.intValue, n >= 0 else { throw fail("frame must be a whole number ≥ 0 or null") }
-                frame = n
-            }
-            let mediaID = try resolver.resolve(media: media, sha256: value["sha256"]?.stringValue, line: lineNumber)
-            switch kind {
-            case "label":
-                var set = LabelSet()
-                for field in LabelField.allCases {
-                    guard let v = value[field.rawValue], !v.isNull else { continue }
-                    let text: String
-                    switch v {
-                    case .bool(let b): text = b ? "1" : "0"
-                    case .int(let i): text = String(i)
-                    case .string(let s): text = s
-                    default: throw fail("\(field.rawValue) has an unexpected type")
-                    }
-                    do { set.set(field, to: try LabelValue.parse(field: field, text: text)) }
-                    catch let e as PleuraError { throw fail(e.reason) }
-                }
-                labels.append(PendingLabel(line: lineNumber, mediaID: mediaID, frame: frame, annotator: annotator, labels: set))
-            case "rating":
-                var rating: HeatmapRating? = nil
-                if let r = value["rating"], !r.isNull {
-                    guard let n = r.intValue, let hr = HeatmapRating(rawValue: n) else { throw fail("rating must be an integer from -3 to 3") }
-                    rating = hr
-                }
-                let comment = value["comment"]?.stringValue
-                guard let model = value["model"]?.stringValue, let method = value["method"]?.stringValue,
-                      let target = value["target"]?.stringValue else { throw fail("a rating needs model, method and target") }
-                ratings.append(PendingRating(line: lineNumber, mediaID: mediaID, frame: frame, annotator: annotator,
-                                             context: HeatmapContext(modelSHA256: model, method: method,
-                                                                     layer: value["layer"]?.stringValue ?? "", target: target,
-                                                                     heatmapSHA256: value["heatmap_sha256"]?.stringValue ?? ""),
-                                             rating: rating, comment: comment.flatMap { $0.isEmpty ? nil : $0 }))
-            default:
-                throw fail("kind '\(kind)' cannot be imported (label or rating)")
-            }
-        }
-        return try applyImport(file: file, labels: labels, ratings: ratings, defaultRole: ratings.isEmpty ? .labeller : .rater)
+        let rows = try ExchangeReader.jsonLines(text, file: file, as: annotatorName)
+        return try importRows(rows, file: file, root: root, defaultRole: rows.ratings.isEmpty ? .labeller : .rater)
     }
 }

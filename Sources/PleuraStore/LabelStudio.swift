@@ -37,14 +37,26 @@ enum LabelStudio {
         return out
     }
 
-    /// The text of a `choices` or `textarea` result for a label field, as canonical CSV text.
-    static func canonicalText(field: LabelField, result: JSONValue) -> String? {
+    /// The text of a `choices` or `textarea` result for a label field, as canonical CSV text
+    /// (nil: nothing chosen). Throws a reason when the result's `value` has the wrong shape.
+    static func canonicalText(field: LabelField, result: JSONValue) throws -> String? {
+        guard case .object? = result["value"] else { throw PleuraError(file: nil, "result \"\(field.rawValue)\" has no \"value\" object") }
         let value = result["value"]
         if field == .note {
-            if case .array(let texts)? = value?["text"] { return texts.compactMap(\.stringValue).joined(separator: "\n") }
-            return nil
+            guard case .array(let texts)? = value?["text"] else { throw PleuraError(file: nil, "note needs \"value\": {\"text\": [strings]}") }
+            var lines: [String] = []
+            for t in texts {
+                guard let s = t.stringValue else { throw PleuraError(file: nil, "note texts must be strings, found \(t.typeName)") }
+                lines.append(s)
+            }
+            return lines.joined(separator: "\n")
         }
-        guard case .array(let choices)? = value?["choices"], let first = choices.first?.stringValue else { return nil }
+        guard case .array(let choices)? = value?["choices"] else {
+            throw PleuraError(file: nil, "\(field.rawValue) needs \"value\": {\"choices\": [one string]}")
+        }
+        guard choices.count <= 1 else { throw PleuraError(file: nil, "\(field.rawValue) has \(choices.count) choices: it takes one") }
+        guard let chosen = choices.first else { return nil }
+        guard let first = chosen.stringValue else { throw PleuraError(file: nil, "\(field.rawValue) choices must be strings, found \(chosen.typeName)") }
         if field.finding != nil {
             switch first.lowercased() {
             case presentChoice, "yes", "1", "true": return "1"
@@ -133,85 +145,123 @@ extension AnnotationStore {
     /// Imports Label Studio tasks: annotations become label events (annotator from
     /// `pleura_annotator` or `completed_by`, or `as`), predictions become stored predictions
     /// (model = `model_version`, head = control name, class = choice, probability = score).
-    /// All or nothing; errors name the task.
+    /// All or nothing; errors name the task. The reader's rules are those of
+    /// `ExchangeReader.labelStudio`.
     @discardableResult
     public func importLabelStudio(text: String, file: String, root: String, as annotatorName: String? = nil) throws -> ImportSummary {
+        try importRows(ExchangeReader.labelStudio(text, file: file, as: annotatorName), file: file, root: root, defaultRole: .labeller)
+    }
+}
+
+extension ExchangeReader {
+    /// Label Studio JSON: the file must be an array of task objects; each task has a `data`
+    /// object naming its media; `annotations` and `predictions` are arrays of objects whose
+    /// `result` is an array of objects. Controls Pleura has no field for are skipped, but a
+    /// file in which no annotation carries a single Pleura control and no task a prediction is
+    /// refused (nothing in it would be imported).
+    public static func labelStudio(_ text: String, file: String, as annotatorName: String? = nil) throws -> ImportRows {
         let json = try JSONValue.parse(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, file: file, line: nil)
-        let tasks: [JSONValue]
-        switch json {
-        case .array(let a): tasks = a
-        case .object: tasks = [json]
-        default: throw PleuraError(file: file, "expected a JSON array of Label Studio tasks")
+        guard case .array(let tasks) = json else {
+            throw PleuraError(file: file, "expected a JSON array of Label Studio tasks, found \(json.typeName) (export from Label Studio as JSON, not JSON-MIN or a single task)")
         }
-        var resolver = MediaResolver(store: self, root: root, file: file)
-        var labels: [PendingLabel] = []
-        var predictions: [Prediction] = []
-        var predictionMediaIDs: [Int64] = []
+        var rows = ImportRows()
+        var controlsSeen = 0
         for (index, task) in tasks.enumerated() {
             let number = index + 1
             let name = "task \(number)" + (task["id"]?.intValue.map { " (id \($0))" } ?? "")
             func fail(_ what: String) -> PleuraError { PleuraError(file: file, "\(name): \(what)") }
-            guard let data = task["data"] else { throw fail("no \"data\"") }
-            let sha = data["sha256"]?.stringValue
-            guard let rawMedia = data["media"]?.stringValue ?? data["video"]?.stringValue ?? data["image"]?.stringValue ?? sha else {
-                throw fail("data names no media (media, video, image or sha256)")
-            }
-            var frame = -1
-            if let f = data["frame"], !f.isNull {
-                guard let n = f.intValue, n >= 0 else { throw fail("frame must be a whole number ≥ 0 or null") }
-                frame = n
-            }
-            // The resolver reports "line N"; for JSON the task number plays that part.
-            let mediaID: Int64
-            do { mediaID = try resolver.resolve(media: LabelStudio.mediaPath(rawMedia), sha256: sha, line: number) }
-            catch let e as PleuraError { throw fail(e.reason.replacingOccurrences(of: "line \(number): ", with: "")) }
-            if case .array(let annotations)? = task["annotations"] {
-                for annotation in annotations {
-                    if annotation["was_cancelled"] == .bool(true) { continue }
-                    guard let who = annotatorName ?? LabelStudio.annotator(of: annotation) else {
-                        throw fail("an annotation names no annotator (completed_by): give --as NAME")
-                    }
-                    var set = LabelSet()
-                    if case .array(let results)? = annotation["result"] {
-                        for result in results {
-                            guard let control = result["from_name"]?.stringValue else { continue }
-                            if control == "findings", case .array(let chosen)? = result["value"]?["choices"] {
-                                for c in chosen.compactMap(\.stringValue) {
-                                    guard let f = Finding(rawValue: c) else { throw fail("unknown finding '\(c)'") }
-                                    set[f] = true
-                                }
-                                continue
-                            }
-                            guard let field = LabelField(rawValue: control) else { continue }   // other controls: not Pleura's
-                            guard let text = LabelStudio.canonicalText(field: field, result: result) else { continue }
-                            do { set.set(field, to: try LabelValue.parse(field: field, text: text)) }
-                            catch let e as PleuraError { throw fail(e.reason) }
-                        }
-                    }
-                    labels.append(PendingLabel(line: number, mediaID: mediaID, frame: frame, annotator: who, labels: set))
+            func array(_ value: JSONValue?, _ what: String) throws -> [JSONValue] {
+                switch value {
+                case nil, .null?: return []
+                case .array(let items)?:
+                    for item in items { guard case .object = item else { throw fail("\(what) must hold objects, found \(item.typeName)") } }
+                    return items
+                case let other?: throw fail("\(what) must be an array, found \(other.typeName)")
                 }
             }
-            if case .array(let preds)? = task["predictions"] {
-                for prediction in preds {
-                    let model = prediction["model_version"]?.stringValue ?? "labelstudio"
-                    guard case .array(let results)? = prediction["result"] else { continue }
-                    for result in results {
-                        guard let head = result["from_name"]?.stringValue,
-                              case .array(let choices)? = result["value"]?["choices"] else { continue }
-                        let score = result["score"]?.doubleValue ?? prediction["score"]?.doubleValue ?? 1
-                        guard (0...1).contains(score) else { throw fail("prediction score \(score) is outside 0…1") }
-                        for c in choices.compactMap(\.stringValue) {
-                            predictions.append(Prediction(item: ItemRef(mediaSHA256: "", frame: frame < 0 ? nil : frame),
-                                                          modelSHA256: model, head: head, className: c, probability: score))
-                            predictionMediaIDs.append(mediaID)
+            guard case .object = task else { throw fail("a task must be an object, found \(task.typeName)") }
+            guard let data = task["data"], case .object = data else { throw fail("no \"data\" object") }
+            var strings: [String: String] = [:]
+            for key in ["sha256", "media", "video", "image"] {
+                switch data[key] {
+                case nil, .null?: break
+                case .string(let s)?: strings[key] = s
+                case let other?: throw fail("data.\(key) must be a string, found \(other.typeName)")
+                }
+            }
+            let sha = strings["sha256"]
+            guard let rawMedia = strings["media"] ?? strings["video"] ?? strings["image"] ?? sha, !rawMedia.isEmpty else {
+                throw fail("data names no media (media, video, image or sha256)")
+            }
+            let media = LabelStudio.mediaPath(rawMedia)
+            var frame: Int? = nil
+            switch data["frame"] {
+            case nil, .null?: break
+            case .int(let n)? where n >= 0: frame = n
+            case let other?: throw fail("data.frame must be a whole number ≥ 0 or null, found \(other.serialized.prefix(40))")
+            }
+            for annotation in try array(task["annotations"], "annotations") {
+                switch annotation["was_cancelled"] {
+                case nil, .null?, .bool(false)?: break
+                case .bool(true)?: continue
+                case let other?: throw fail("was_cancelled must be true or false, found \(other.typeName)")
+                }
+                guard let who = annotatorName ?? LabelStudio.annotator(of: annotation), !who.isEmpty else {
+                    throw fail("an annotation names no annotator (completed_by): give --as NAME")
+                }
+                var set = LabelSet()
+                for result in try array(annotation["result"], "an annotation's result") {
+                    guard let control = result["from_name"]?.stringValue else { throw fail("a result has no from_name string") }
+                    if control == "findings" {
+                        guard case .array(let chosen)? = result["value"]?["choices"] else { throw fail("findings needs \"value\": {\"choices\": [...]}") }
+                        for c in chosen {
+                            guard let text = c.stringValue, let f = Finding(rawValue: text) else {
+                                throw fail("unknown finding \(c.serialized.prefix(40)) (a_lines, b1_lines, b2_lines, consolidation)")
+                            }
+                            set[f] = true
                         }
+                        controlsSeen += 1
+                        continue
+                    }
+                    guard let field = LabelField(rawValue: control) else { continue }   // other controls: not Pleura's
+                    controlsSeen += 1
+                    do {
+                        guard let text = try LabelStudio.canonicalText(field: field, result: result) else { continue }
+                        set.set(field, to: try LabelValue.parse(field: field, text: text))
+                    } catch let e as PleuraError { throw fail(e.reason) }
+                }
+                rows.labels.append(.init(place: name, media: media, sha256: sha, frame: frame, annotator: who, labels: set))
+            }
+            for prediction in try array(task["predictions"], "predictions") {
+                let model: String
+                switch prediction["model_version"] {
+                case nil, .null?: model = "labelstudio"
+                case .string(let s)?: model = s.isEmpty ? "labelstudio" : s
+                case let other?: throw fail("model_version must be a string, found \(other.typeName)")
+                }
+                for result in try array(prediction["result"], "a prediction's result") {
+                    guard let head = result["from_name"]?.stringValue, !head.isEmpty else { throw fail("a prediction result has no from_name string") }
+                    guard case .array(let choices)? = result["value"]?["choices"] else { throw fail("prediction \(head) needs \"value\": {\"choices\": [...]}") }
+                    let rawScore = result["score"] ?? prediction["score"]
+                    let score: Double
+                    switch rawScore {
+                    case nil, .null?: score = 1
+                    case .int(let i)?: score = Double(i)
+                    case .double(let d)?: score = d
+                    case let other?: throw fail("prediction score must be a number, found \(other.typeName)")
+                    }
+                    guard score.isFinite, (0...1).contains(score) else { throw fail("prediction score \(score) is outside 0…1") }
+                    for c in choices {
+                        guard let cls = c.stringValue else { throw fail("prediction choices must be strings, found \(c.typeName)") }
+                        rows.predictions.append(.init(place: name, media: media, sha256: sha, frame: frame, model: model,
+                                                      head: head, className: cls, probability: score))
                     }
                 }
             }
         }
-        var summary = try applyImport(file: file, labels: labels, ratings: [], predictions: predictions,
-                                      predictionMediaIDs: predictionMediaIDs, defaultRole: .labeller)
-        summary.rows = labels.count + predictions.count
-        return summary
+        if !rows.labels.isEmpty && controlsSeen == 0 && rows.predictions.isEmpty {
+            throw PleuraError(file: file, "no annotation uses a Pleura control (from_name a_lines, b1_lines, b2_lines, consolidation, severity, quality, note or findings): the labelling config does not match (see docs/store.md)")
+        }
+        return rows
     }
 }

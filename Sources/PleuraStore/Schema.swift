@@ -17,7 +17,7 @@ enum Schema {
     static let applicationID: Int32 = 0x504C_5241
 
     /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
-    static let migrations: [String] = [migration1, migration2, migrationRatingProvenance]
+    static let migrations: [String] = [migration1, migration2, migrationRatingProvenance, migrationProtectCurrentValue]
 
     static var currentVersion: Int { migrations.count }
 
@@ -268,4 +268,45 @@ extension Schema {
     GROUP BY c.media_id, c.frame, c.annotator_id, c.context_id
     HAVING count(c.value) > 0;
     """
+
+    /// `current_value` is derived from `event` and now as protected as the log itself: nothing may
+    /// UPDATE or DELETE it, and an INSERT is accepted only when it states exactly the newest event
+    /// of its key (what the event trigger writes). The maintaining trigger therefore uses INSERT
+    /// OR REPLACE: the replaced row is removed by the conflict resolution, which fires no DELETE
+    /// trigger while `recursive_triggers` is off (SQLite's default; Pleura never turns it on).
+    /// So `UPDATE current_value SET value = …` in sqlite3 is refused, and a forged INSERT OR
+    /// REPLACE can only restate the log. Dropping the triggers is still possible for someone with
+    /// write access: `pleura store verify` (and `pleura doctor --store`) checks that the triggers
+    /// are in place and recomputes the table from the log (``AnnotationStore/verifyCurrentState()``).
+    static let migrationProtectCurrentValue = """
+    DROP TRIGGER event_sets_current_value;
+    CREATE TRIGGER event_sets_current_value AFTER INSERT ON event
+    BEGIN
+        INSERT OR REPLACE INTO current_value (media_id, frame, annotator_id, context_id, field, value, event_id)
+        VALUES (NEW.media_id, NEW.frame, NEW.annotator_id, NEW.context_id, NEW.field, NEW.new_value, NEW.id);
+    END;
+    CREATE TRIGGER current_value_is_derived_update BEFORE UPDATE ON current_value
+    BEGIN SELECT RAISE(ABORT, 'current_value is derived from the event log: append an event instead'); END;
+    CREATE TRIGGER current_value_is_derived_delete BEFORE DELETE ON current_value
+    BEGIN SELECT RAISE(ABORT, 'current_value is derived from the event log: it is never deleted'); END;
+    CREATE TRIGGER current_value_is_derived_insert BEFORE INSERT ON current_value
+    WHEN NOT EXISTS (SELECT 1 FROM event e
+                     WHERE e.id = NEW.event_id AND e.media_id = NEW.media_id AND e.frame = NEW.frame
+                       AND e.annotator_id = NEW.annotator_id AND e.context_id = NEW.context_id
+                       AND e.field = NEW.field AND e.new_value IS NEW.value)
+      OR EXISTS (SELECT 1 FROM event e
+                 WHERE e.media_id = NEW.media_id AND e.frame = NEW.frame AND e.annotator_id = NEW.annotator_id
+                   AND e.context_id = NEW.context_id AND e.field = NEW.field AND e.id > NEW.event_id)
+    BEGIN SELECT RAISE(ABORT, 'current_value is derived from the event log: append an event instead'); END;
+    """
+
+    /// The triggers that keep the store's promises, by name: `pleura store verify` checks they
+    /// are all present (someone with write access could drop one with sqlite3).
+    static var protectingTriggers: [String] {
+        ["media", "media_path", "annotator", "session", "heatmap_context", "rating_context", "event", "review",
+         "prediction", "heatmap"]
+            .flatMap { ["\($0)_is_append_only_update", "\($0)_is_append_only_delete"] }
+            + ["event_sets_current_value", "current_value_is_derived_update", "current_value_is_derived_delete",
+               "current_value_is_derived_insert"]
+    }
 }

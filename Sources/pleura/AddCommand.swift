@@ -31,11 +31,11 @@ struct AddCommand: ParsableCommand {
         var files: [String] = []
         let fm = FileManager.default
         for path in paths {
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            // By the name's bytes (FileName): a file name need not be UTF-8.
+            guard let status = FileName.status(path) else {
                 throw PleuraError(file: path, "no such file or folder")
             }
-            if isDir.boolValue {
+            if (status.st_mode & S_IFMT) == S_IFDIR {
                 let enumerator = fm.enumerator(atPath: path)
                 var found: [String] = []
                 while let rel = enumerator?.nextObject() as? String {
@@ -56,7 +56,7 @@ struct AddCommand: ParsableCommand {
             }
             do {
                 let info = try MediaReader.probe(path: absolute)
-                let bytes = (try? fm.attributesOfItem(atPath: absolute)[.size] as? Int) ?? nil
+                let bytes = FileName.status(absolute).map { Int($0.st_size) }
                 if let old = try db.changedContent(atPath: absolute, sha256: info.sha256) {
                     if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
                     reportError(PleuraError(file: file, "changed since it was registered on \(old.registeredAt) (was \(old.sha256.prefix(12))…): registered as new content; labels of the old content stay with it"))

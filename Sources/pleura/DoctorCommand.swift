@@ -27,12 +27,29 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Do not load the model (loading it starts libtorch, which takes a moment).")
     var noModel = false
 
-    @Option(help: ArgumentHelp("Store database (unused here).", visibility: .hidden))
+    @Option(help: "Also check this store (as `pleura store verify`).")
     var store: String?
 
     func run() throws {
         let caps = TerminalProbe.probeControllingTerminal(timeout: Double(max(10, min(timeout, 5000))) / 1000)
-        print(Self.report(caps, override: graphics, loadModel: !noModel).joined(separator: "\n"))
+        var lines = Self.report(caps, override: graphics, loadModel: !noModel)
+        if let store {
+            lines.append("")
+            lines.append("Store")
+            func line(_ key: String, _ value: String) {
+                lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
+            }
+            line("  file", store)
+            do {
+                let result = try openExistingStore(store).verify()
+                line("  events", "\(result.events)")
+                line("  check", result.problems.isEmpty ? "ok (quick_check, triggers, current labels match the log)"
+                                                        : result.problems.joined(separator: "; "))
+            } catch let error as PleuraError {
+                line("  check", "cannot open: " + error.reason)
+            }
+        }
+        print(lines.joined(separator: "\n"))
     }
 
     /// The report as lines (sanitised: TERM and library strings come from outside).

@@ -71,6 +71,6 @@ struct HeatmapCommand: ParsableCommand {
             "width": map.width, "height": map.height, "output": output,
         ]
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
-        print(SafeText.sanitize(String(decoding: data, as: UTF8.self)))
+        print(SafeText.terminalSafeJSON(String(decoding: data, as: UTF8.self)))
     }
 }

@@ -36,11 +36,9 @@ struct ImportCommand: ParsableCommand {
     var root: String?
 
     func run() throws {
-        guard FileManager.default.isReadableFile(atPath: file) else {
-            throw PleuraError(file: file, FileManager.default.fileExists(atPath: file) ? "cannot read the file (permission denied)" : "no such file")
-        }
-        guard let data = FileManager.default.contents(atPath: file) else { throw PleuraError(file: file, "cannot read the file") }
-        guard let text = String(data: data, encoding: .utf8) else {
+        // By the name's bytes: a file name need not be UTF-8 (FileName).
+        let bytes = try FileName.contents(file)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw PleuraError(file: file, "not UTF-8 text (save it as UTF-8 and try again)")
         }
         let chosen = format ?? Self.guessFormat(file)
@@ -48,7 +46,8 @@ struct ImportCommand: ParsableCommand {
         let summary: ImportSummary
         switch chosen {
         case .csv:
-            let header = (try CSV.parse(String(text.prefix(4096)).components(separatedBy: .newlines).first ?? "", file: file)).first?.fields ?? []
+            let firstLine = text.prefix(4096).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).first.map(String.init) ?? ""
+            let header = (try? CSV.parse(firstLine, file: file))?.first?.fields ?? []
             if header == RatingRecord.header {
                 summary = try db.importRatingCSV(text: text, file: file, root: root ?? ".", as: annotator)
             } else {

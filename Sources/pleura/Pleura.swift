@@ -25,6 +25,7 @@ struct Pleura: ParsableCommand {
             StoreTortureCommand.self,
             HeatmapCommand.self,
             InferCommand.self,
+            StoreCommand.self,
         ]
     )
 }
@@ -35,20 +36,49 @@ struct VersionCommand: ParsableCommand {
 }
 
 /// Runs the command line; a ``PleuraError`` becomes the one line `pleura: FILE: reason` on stderr
-/// and exit code 1, everything else goes through ArgumentParser's own reporting.
+/// and exit code 1; a command-line mistake becomes the one line `pleura: what is wrong (see
+/// `pleura CMD --help`)` and exit code 64 (EX_USAGE, ArgumentParser's own code); `--help` and
+/// `help CMD` print the full help. Arguments are read as the bytes the kernel passed
+/// (``FileName/arguments()``), so a file name that is not UTF-8 still opens.
 @main
 enum Main {
     static func main() {
+        let arguments = Array(FileName.arguments().dropFirst())
         do {
-            var command = try Pleura.parseAsRoot()
+            var command = try Pleura.parseAsRoot(arguments)
             try command.run()
         } catch let error as PleuraError {
             reportAndExit(error)
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
-            Pleura.exit(withError: error)
+            let code = Pleura.exitCode(for: error)
+            // Help, version and clean exits keep ArgumentParser's full output.
+            if code == .success { Pleura.exit(withError: error) }
+            FileHandle.standardError.write(Data(("pleura: " + usageErrorLine(error, arguments: arguments) + "\n").utf8))
+            exit(code.rawValue == 0 ? 64 : code.rawValue)
         }
+    }
+
+    /// ArgumentParser's message (first line, without its `Error: ` prefix), sanitised, with the
+    /// case it explains badly spelt out: a negative number after an option is read as an option
+    /// ("Missing value for '--index <n>'"), and the help hint of the subcommand that was meant.
+    static func usageErrorLine(_ error: Error, arguments: [String]) -> String {
+        var message = Pleura.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        if message.hasPrefix("Error: ") { message.removeFirst(7) }
+        if message.hasPrefix("Missing value for '") {
+            for (i, argument) in arguments.enumerated() where argument.hasPrefix("--") && i + 1 < arguments.count {
+                let next = arguments[i + 1]
+                if next.count > 1, next.hasPrefix("-"), next.dropFirst().allSatisfy({ $0.isNumber || $0 == "." }),
+                   message.contains("'\(argument)") {
+                    message = "\(argument) \(next): negative values are not accepted here (frames, counts and sizes start at 0)"
+                    break
+                }
+            }
+        }
+        let known = Set(Pleura.configuration.subcommands.map { $0._commandName })
+        let sub = arguments.first(where: { known.contains($0) })
+        return SafeText.sanitize(message) + " (see `pleura \(sub.map { $0 + " " } ?? "")--help`)"
     }
 }
 

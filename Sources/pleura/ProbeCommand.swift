@@ -25,7 +25,7 @@ struct ProbeCommand: ParsableCommand {
         for file in files {
             do {
                 let (info, warnings) = try MediaReader.probeWithWarnings(path: file)
-                print(String(decoding: try encoder.encode(info), as: UTF8.self))
+                print(SafeText.terminalSafeJSON(String(decoding: try encoder.encode(info), as: UTF8.self)))
                 for warning in warnings {
                     reportError(PleuraError(file: file, "warning: " + warning))
                 }

@@ -42,6 +42,7 @@ struct BenchCommand: ParsableCommand {
         .model,
         .tui,
         .phantom,
+        .batch,
     ]
 
     @Option(name: .customLong("suite"), help: "Run only these suites (repeatable).")

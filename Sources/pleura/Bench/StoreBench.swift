@@ -79,6 +79,22 @@ extension BenchmarkSuite {
             add("pleura export --format csv (whole process)", export.seconds, "s", target: "≤ 5 s", pass: export.seconds <= 5,
                 note: "\(String(format: "%.1f", csvMB)) MB, 300,000 rows")
             add("pleura export --format csv, peak RSS", Double(export.maxRSSBytes) / 1e6, "MB")
+
+            // Import of the very rows the export wrote, into a new store that knows the same media
+            // (as a second site would after `pleura add`): all or nothing, one transaction.
+            context.progress("pleura import of the exported CSV into a new store")
+            let importPath = context.scratch.appendingPathComponent("bench-import.sqlite").path
+            let target = try AnnotationStore.open(path: importPath)
+            for m in allMedia { try target.registerMedia(sha256: m.sha256, path: m.path, facts: m.facts) }
+            let imported = try MeasuredProcess.run(exe, ["import", csvPath, "--store", importPath])
+            guard imported.status == 0 else { throw PleuraError(file: csvPath, "pleura import failed (status \(imported.status)): \(imported.stderr)") }
+            let importedEvents = try target.eventCount()
+            // Every seeded value plus the bench's committed notes, each once.
+            precondition(importedEvents == written + commits.count, "imported \(importedEvents) events, expected \(written + commits.count)")
+            add("pleura import of that CSV (whole process)", imported.seconds, "s", target: "≤ 5 s", pass: imported.seconds <= 5,
+                note: "\(importedEvents) events")
+            add("pleura import, peak RSS", Double(imported.maxRSSBytes) / 1e6, "MB", target: "≤ 200 MB",
+                pass: imported.maxRSSBytes <= 200_000_000)
             add("bench process peak RSS (current-labels loop)", Double(Measure.peakRSSBytes()) / 1e6, "MB")
             return results
         })
