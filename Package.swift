@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "PleuraMediaTests", dependencies: ["PleuraMedia", "PleuraPhantom", "PleuraTestSupport"]),
         .testTarget(name: "PleuraStoreTests", dependencies: ["PleuraStore", "PleuraTestSupport"]),
         .testTarget(name: "PleuraRenderTests", dependencies: ["PleuraRender", "PleuraMedia", "PleuraTestSupport"]),
-        .testTarget(name: "PleuraModelTests", dependencies: ["PleuraModel", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraModelTests", dependencies: ["PleuraModel", "PleuraMedia", "PleuraPhantom", "PleuraTestSupport"]),
         // Golden/ holds expected outputs the tests read from the checkout (not bundled resources).
         .testTarget(name: "PleuraTUITests", dependencies: ["PleuraTUI", "PleuraTestSupport"], exclude: ["Golden"]),
         // Drives the built `pleura` executable as a user would (processes, tmux, xterm).

@@ -3,15 +3,20 @@
 `pleura bench --suite model`: decode every Nth frame of a clip (ffmpeg CLI, rgb24), preprocess as the
 card says (grey / area resize / mean-std; torch ops), then per frame: features without grad, head with
 grad on the detached features, the default head's top class, Grad-CAM at input size, quantised to
-8 bits. Same TorchScript file, Debian's torch, one thread. No database writes (pleura does those too).
+8 bits. Sector models (card input.crop = "sector"): the clip's scan sector from its 16 sample frames
+first, then every frame cropped as Scripts/pleura_sector.py does. Same TorchScript file, Debian's
+torch, one thread. No database writes (pleura does those too).
 
     /usr/bin/python3 Scripts/infer_reference.py MODEL.pt CLIP [--every N] [--threads T]
 """
 import argparse
 import json
+import os
 import subprocess
+import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +37,14 @@ def main() -> None:
     probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
                             "-of", "csv=p=0", args.clip], capture_output=True, text=True, check=True).stdout.split(",")
     w, h = int(probe[0]), int(probe[1])
+    sector = None
+    if inp.get("crop") == "sector":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import pleura_sector as ps
+        count = int(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                                    "stream=nb_read_frames", "-of", "csv=p=0", args.clip], capture_output=True, text=True,
+                                   check=True).stdout.strip())
+        sector = ps.detect(ps.decode(args.clip, ps.frame_indices(count), w, h))
     dec = subprocess.Popen(["ffmpeg", "-v", "error", "-threads", "1", "-i", args.clip, "-fps_mode", "passthrough",
                             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE)
     mean = torch.tensor(inp["mean"])[:, None, None]
@@ -42,6 +55,12 @@ def main() -> None:
         if len(raw) < w * h * 3:
             break
         if n % args.every == 0:
+            if sector is not None:
+                v, mm = ps.crop_resize(np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3), sector, inp["height"])
+                x = ps.normalise(v, mm)[None, None]
+            else:
+                x = None
+        if n % args.every == 0 and x is None:
             x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(h, w, 3).float()
             if inp["channels"] == 1:
                 x = (x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114)[None]
@@ -52,6 +71,7 @@ def main() -> None:
             else:
                 x = F.interpolate(x[None], size=(inp["height"], inp["width"]), mode="bilinear", align_corners=False)[0]
             x = ((x * inp.get("scale", 1 / 255) - mean) / std)[None]
+        if n % args.every == 0:
             with torch.no_grad():
                 a = model.features(x)
             a = a.detach().requires_grad_(True)

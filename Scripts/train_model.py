@@ -247,6 +247,8 @@ def auc(scores: List[float], labels: List[int]) -> float:
 
 
 def quadratic_kappa(a: List[int], b: List[int], n: int = 4) -> float:
+    if not a:
+        return float("nan")
     o = [[0.0] * n for _ in range(n)]
     for x, y in zip(a, b):
         o[x][y] += 1
@@ -280,8 +282,19 @@ def folds_by_group(items: List[dict], k: int, seed: int) -> List[int]:
     return fold_of
 
 
-def cross_validate(items: List[dict], k: int, epochs: int, seed: int) -> dict:
-    fold_of = folds_by_group(items, k, seed)
+def folds_by_source(items: List[dict]) -> List[int]:
+    """Leave-one-source-out: every manifest source (hospital, atlas, paper) is one fold, largest first."""
+    counts: Dict[str, int] = {}
+    for it in items:
+        counts[it["source"]] = counts.get(it["source"], 0) + 1
+    order = sorted(counts, key=lambda s: (-counts[s], s))
+    return [order.index(it["source"]) for it in items]
+
+
+def cross_validate(items: List[dict], k: int, epochs: int, seed: int, split: str = "group5",
+                   fold_models: str = "", video_preds_out: str = "") -> dict:
+    fold_of = folds_by_source(items) if split == "loso" else folds_by_group(items, k, seed)
+    k = max(fold_of) + 1
     preds: List[Dict[str, torch.Tensor]] = [None] * len(items)  # type: ignore
     majority = [None] * len(items)
     for f in range(k):
@@ -289,6 +302,9 @@ def cross_validate(items: List[dict], k: int, epochs: int, seed: int) -> dict:
         te_idx = [i for i, g in enumerate(fold_of) if g == f]
         t0 = time.time()
         model = train(tr, epochs, seed + f, log="fold %d/%d " % (f + 1, k))
+        if fold_models:
+            os.makedirs(fold_models, exist_ok=True)
+            torch.save(model.state_dict(), os.path.join(fold_models, "fold%d.pth" % f))
         for i, p in zip(te_idx, predict_videos(model, [items[i] for i in te_idx])):
             preds[i] = p
         # Majority-class baselines learnt on the same training fold.
@@ -302,6 +318,10 @@ def cross_validate(items: List[dict], k: int, epochs: int, seed: int) -> dict:
             majority[i] = (dmaj, smaj, fmaj)
         print("fold %d/%d done: %d held-out files (%.0f s)" % (f + 1, k, len(te_idx), time.time() - t0), flush=True)
 
+    if video_preds_out:
+        with open(video_preds_out, "w") as fo:
+            json.dump([{"path": it["path"], "fold": fold_of[i], "majority": majority[i],
+                        **{h: [float(v) for v in preds[i][h]] for h in preds[i]}} for i, it in enumerate(items)], fo)
     m: dict = {"split": "%d-fold cross-validation grouped by video (files of one patient kept together where the "
                         "metadata names the patient), stratified by diagnosis; %d epochs per fold; metrics per video "
                         "(mean of the frame probabilities over the sampled frames of each held-out file)" % (k, epochs)}
@@ -442,6 +462,10 @@ def main() -> None:
                                          "run's --cv-metrics-out) instead of running the CV again")
     ap.add_argument("--cv-metrics-out", help="write the cross-validation metrics here as soon as they are known")
     ap.add_argument("--cv-only", action="store_true", help="stop after the cross-validation (no final model)")
+    ap.add_argument("--split", choices=["group5", "loso"], default="group5",
+                    help="group5: --folds folds grouped by video/patient; loso: leave one manifest source out")
+    ap.add_argument("--fold-models", default="", help="save each fold's state dict here (outside the repository)")
+    ap.add_argument("--video-preds-out", default="", help="write the held-out video probabilities here (JSON)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -453,7 +477,8 @@ def main() -> None:
         with open(args.cv_metrics) as f:
             metrics = json.load(f)
     else:
-        metrics = {} if args.skip_cv else cross_validate(items, args.folds, args.cv_epochs, args.seed)
+        metrics = {} if args.skip_cv else cross_validate(items, args.folds, args.cv_epochs, args.seed, args.split,
+                                                                args.fold_models, args.video_preds_out)
     print(json.dumps(metrics, indent=1), flush=True)
     if args.cv_metrics_out:
         with open(args.cv_metrics_out, "w") as f:

@@ -27,16 +27,27 @@ public struct ModelCard: Sendable, Equatable {
         public var scale: Double?
         public var mean: [Double]
         public var std: [Double]
+        /// `sector`: only the clip's scan sector (``ScanSector``): grey 0 outside it, the square around
+        /// it resized to the input size. Absent or `frame`: the whole frame.
+        public var crop: String?
+        /// `sector`: per-frame normalisation inside the sector, `(v - mean) / max(std, 1)` over the
+        /// sector's pixels (v on the 0–255 scale), 0 outside; replaces mean/std. Absent: mean/std.
+        public var normalise: String?
+        public var cropsToSector: Bool { crop == "sector" }
     }
 
     /// One output of `head(A)`.
     public struct Head: Sendable, Equatable, Codable {
+        enum CodingKeys: String, CodingKey { case name, kind, activation, classes, uncertaintyOutput = "uncertainty_output" }
         public var name: String
         /// `multiclass` (one class; softmax) or `multilabel` (independent flags; sigmoid).
         public var kind: String
         /// `softmax` or `sigmoid`; defaults from ``kind``.
         public var activation: String?
         public var classes: [String]
+        /// Output of `head(A)` holding MC-dropout samples of this head's logits, `[1, samples × classes]`
+        /// (sample-major); Pleura reports the standard deviation of each class's probability over them.
+        public var uncertaintyOutput: String?
         public var isMultilabel: Bool { (activation ?? (kind == "multilabel" ? "sigmoid" : "softmax")) == "sigmoid" }
     }
 
@@ -103,6 +114,12 @@ public struct ModelCard: Sendable, Equatable {
         }
         if let r = input.resize, r != "area", r != "bilinear" {
             throw PleuraError(file: file, "model card input resize \"\(r)\" is unknown (use \"area\" or \"bilinear\")")
+        }
+        if let c = input.crop, c != "sector", c != "frame" {
+            throw PleuraError(file: file, "model card input crop \"\(c)\" is unknown (use \"sector\" or \"frame\")")
+        }
+        if let n = input.normalise, n != "sector" {
+            throw PleuraError(file: file, "model card input normalise \"\(n)\" is unknown (use \"sector\" or leave it out)")
         }
         guard !heads.isEmpty else { throw PleuraError(file: file, "model card lists no heads") }
         for h in heads {

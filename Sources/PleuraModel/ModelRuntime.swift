@@ -13,6 +13,52 @@ public struct Heatmap: Sendable, Equatable {
     public var height: Int
     /// Row-major, `width * height` values in [0, 1].
     public var values: [Float]
+    /// Where the map lies on the frame: the frame's size and, for sector models, the sector whose
+    /// square the model saw (nil: the whole frame was resized to the input).
+    public var frameWidth: Int = 0
+    public var frameHeight: Int = 0
+    public var sector: ScanSector? = nil
+
+    public init(head: String, className: String, method: HeatmapMethod, width: Int, height: Int, values: [Float],
+                frameWidth: Int = 0, frameHeight: Int = 0, sector: ScanSector? = nil) {
+        self.head = head; self.className = className; self.method = method
+        self.width = width; self.height = height; self.values = values
+        self.frameWidth = frameWidth; self.frameHeight = frameHeight; self.sector = sector
+    }
+
+    /// The map on the frame's own pixel grid (`frameWidth × frameHeight`), bilinear with half-pixel
+    /// centres, 0 outside the region the model saw (outside the sector for sector models). Without
+    /// frame geometry (a map from a bare input tensor) the map itself.
+    public func onFrameGrid() -> (width: Int, height: Int, values: [Float]) {
+        guard frameWidth > 0, frameHeight > 0 else { return (width, height, values) }
+        let src = values.map(Double.init)
+        guard let s = sector else {
+            let r = CAMMath.resizeBilinear(src, width: width, height: height, outWidth: frameWidth, outHeight: frameHeight)
+            return (frameWidth, frameHeight, r.map { Float($0) })
+        }
+        let side = s.cropSide
+        let square = CAMMath.resizeBilinear(src, width: width, height: height, outWidth: side, outHeight: side)
+        var out = [Float](repeating: 0, count: frameWidth * frameHeight)
+        for y in 0..<frameHeight {
+            let sy = y - s.cropY
+            guard sy >= 0, sy < side else { continue }
+            for x in 0..<frameWidth where s.mask[y * frameWidth + x] != 0 {
+                let sx = x - s.cropX
+                guard sx >= 0, sx < side else { continue }
+                out[y * frameWidth + x] = Float(square[sy * side + sx])
+            }
+        }
+        return (frameWidth, frameHeight, out)
+    }
+}
+
+/// One frame's results: probabilities, their MC-dropout spread where the model provides it
+/// (standard deviation of each class's probability over the samples; empty for models without
+/// `uncertainty_output`), and the maps asked for (target-major).
+public struct Analysis: Sendable {
+    public var predictions: Predictions
+    public var uncertainty: Predictions
+    public var heatmaps: [Heatmap]
 }
 
 /// What to explain: a head and one of its classes.
@@ -108,14 +154,24 @@ public final class ModelRuntime: @unchecked Sendable {
             }
             names[""] = card.heads[0].name
         } else {
-            for h in raw.heads { names[h.name] = h.name }
-            let got = Set(raw.heads.map(\.name)), want = Set(card.heads.map(\.name))
+            let extra = Dictionary(uniqueKeysWithValues: card.heads.compactMap { h in h.uncertaintyOutput.map { ($0, h) } })
+            for h in raw.heads where extra[h.name] == nil { names[h.name] = h.name }
+            for (output, head) in extra {
+                guard let o = raw.heads.first(where: { $0.name == output }) else {
+                    throw mismatch("head \"\(head.name)\" names uncertainty output \"\(output)\", which head(A) does not return")
+                }
+                guard o.logits.count % head.classes.count == 0, o.logits.count >= 2 * head.classes.count else {
+                    throw mismatch("uncertainty output \"\(output)\" has \(o.logits.count) values, not a multiple (2 or more) of \(head.classes.count) classes")
+                }
+            }
+            let got = Set(raw.heads.map(\.name).filter { extra[$0] == nil }), want = Set(card.heads.map(\.name))
             guard got == want else {
                 throw mismatch("model heads [\(raw.heads.map(\.name).sorted().joined(separator: ", "))], card heads [\(card.heads.map(\.name).sorted().joined(separator: ", "))]")
             }
         }
         for h in raw.heads {
-            let cardHead = card.head(named: names[h.name]!)!
+            guard let name = names[h.name] else { continue }
+            let cardHead = card.head(named: name)!
             guard h.logits.count == cardHead.classes.count else {
                 throw mismatch("head \"\(cardHead.name)\" has \(h.logits.count) outputs, the card lists \(cardHead.classes.count) classes")
             }
@@ -129,9 +185,21 @@ public final class ModelRuntime: @unchecked Sendable {
     // MARK: Input
 
     /// The exact tensor fed to the model for a frame: channels × height × width float32, row-major
-    /// (the card's resize, grey conversion, scale, mean and std). `pleura heatmap --dump-input` writes it.
-    public func inputTensor(for image: PixelImage) -> [Float] {
-        Preprocess.tensor(image, input: card.input)
+    /// (the card's crop, resize, grey conversion, scale, mean and std). `pleura heatmap --dump-input`
+    /// writes it. Sector models take the clip's ``ScanSector`` (``sector(frames:)``); without one (or
+    /// with one of another size) the sector is found from this frame alone.
+    public func inputTensor(for image: PixelImage, sector: ScanSector? = nil) -> [Float] {
+        Preprocess.tensor(image, input: card.input, sector: resolvedSector(for: image, sector))
+    }
+
+    /// Whether this model's input is the scan sector (card `input.crop = "sector"`), so callers know
+    /// to sample the clip's frames for ``ScanSector/detect(frames:)``.
+    public var usesSector: Bool { card.input.cropsToSector }
+
+    func resolvedSector(for image: PixelImage, _ sector: ScanSector?) -> ScanSector? {
+        guard card.input.cropsToSector else { return nil }
+        if let sector, sector.width == image.width, sector.height == image.height { return sector }
+        return ScanSector.detect(frames: [image])
     }
 
     // MARK: Inference
@@ -149,16 +217,37 @@ public final class ModelRuntime: @unchecked Sendable {
 
     /// Predictions plus heatmaps for several targets and methods, from one forward pass (one backward
     /// pass per target). Heatmaps come target-major: for each target, one per method.
-    public func analyse(_ image: PixelImage, targets: [CAMTarget], methods: [HeatmapMethod]) throws
+    public func analyse(_ image: PixelImage, sector: ScanSector? = nil, targets: [CAMTarget], methods: [HeatmapMethod]) throws
         -> (predictions: Predictions, heatmaps: [Heatmap])
     {
-        try analyse(input: inputTensor(for: image), targets: targets, methods: methods)
+        let r = try analysis(image, sector: sector, targets: targets, methods: methods)
+        return (r.predictions, r.heatmaps)
     }
 
-    /// As ``analyse(_:targets:methods:)`` on an already preprocessed input tensor.
+    /// ``analyse(_:sector:targets:methods:)`` plus the MC-dropout uncertainty; the maps know where
+    /// they lie on the frame (``Heatmap/onFrameGrid()``).
+    public func analysis(_ image: PixelImage, sector: ScanSector? = nil, targets: [CAMTarget], methods: [HeatmapMethod]) throws -> Analysis {
+        let s = resolvedSector(for: image, sector)
+        var r = try analysis(input: Preprocess.tensor(image, input: card.input, sector: s), targets: targets, methods: methods)
+        for i in r.heatmaps.indices {
+            r.heatmaps[i].frameWidth = image.width
+            r.heatmaps[i].frameHeight = image.height
+            r.heatmaps[i].sector = s
+        }
+        return r
+    }
+
+    /// As ``analyse(_:sector:targets:methods:)`` on an already preprocessed input tensor.
     public func analyse(input: [Float], targets: [CAMTarget], methods: [HeatmapMethod]) throws
         -> (predictions: Predictions, heatmaps: [Heatmap])
     {
+        let r = try analysis(input: input, targets: targets, methods: methods)
+        return (r.predictions, r.heatmaps)
+    }
+
+    /// As ``analysis(_:sector:targets:methods:)`` on an already preprocessed input tensor (maps
+    /// without frame geometry).
+    public func analysis(input: [Float], targets: [CAMTarget], methods: [HeatmapMethod]) throws -> Analysis {
         let expected = card.input.channels * card.input.height * card.input.width
         guard input.count == expected else {
             throw PleuraError(file: modelURL.path, "input tensor has \(input.count) values, the card needs \(expected)")
@@ -183,10 +272,14 @@ public final class ModelRuntime: @unchecked Sendable {
         do { raw = try Self.run(shim: shim, handle: handle, input: input, card: card, targets: resolved) }
         catch let e as PleuraError where e.file == nil { throw PleuraError(file: modelURL.path, e.reason) }
         var predictions: Predictions = [:]
+        var uncertainty: Predictions = [:]
         for h in raw.heads {
             guard let name = outputNames[h.name], let head = card.head(named: name) else { continue }
-            let probs = head.isMultilabel ? h.logits.map { 1 / (1 + Float(exp(-Double($0)))) } : Self.softmax(h.logits)
+            let probs = Self.probabilities(h.logits, head)
             predictions[name] = Dictionary(uniqueKeysWithValues: zip(head.classes, probs))
+            if let u = head.uncertaintyOutput, let samples = raw.heads.first(where: { $0.name == u })?.logits {
+                uncertainty[name] = Dictionary(uniqueKeysWithValues: zip(head.classes, Self.spread(samples, head)))
+            }
         }
         var maps: [Heatmap] = []
         let (k, fh, fw) = raw.featureShape
@@ -207,7 +300,26 @@ public final class ModelRuntime: @unchecked Sendable {
                                     width: card.input.width, height: card.input.height, values: values))
             }
         }
-        return (predictions, maps)
+        return Analysis(predictions: predictions, uncertainty: uncertainty, heatmaps: maps)
+    }
+
+    static func probabilities(_ logits: [Float], _ head: ModelCard.Head) -> [Float] {
+        head.isMultilabel ? logits.map { 1 / (1 + Float(exp(-Double($0)))) } : softmax(logits)
+    }
+
+    /// Standard deviation (population) of each class's probability over MC-dropout samples laid out
+    /// sample-major (`samples × classes` logits).
+    static func spread(_ samples: [Float], _ head: ModelCard.Head) -> [Float] {
+        let n = head.classes.count, t = samples.count / n
+        var sum = [Double](repeating: 0, count: n), sq = [Double](repeating: 0, count: n)
+        for s in 0..<t {
+            let p = probabilities(Array(samples[(s * n)..<((s + 1) * n)]), head)
+            for c in 0..<n { sum[c] += Double(p[c]); sq[c] += Double(p[c]) * Double(p[c]) }
+        }
+        return (0..<n).map { c in
+            let mean = sum[c] / Double(t)
+            return Float(max(0, sq[c] / Double(t) - mean * mean).squareRoot())
+        }
     }
 
     /// Raw logits of every head for a preprocessed input (for tests and scripts comparing numbers).

@@ -144,10 +144,11 @@ extension AnnotationStore {
         sink.flush()
     }
 
-    /// Predictions as CSV (`media,frame,model,head,label,probability`, the column names issue 6 fixed) or JSON Lines.
+    /// Predictions as CSV (`media,frame,model,head,label,probability`, the column names issue 6 fixed,
+    /// then `uncertainty`, empty when the model gave none) or JSON Lines (`uncertainty` when known).
     public func exportPredictions(root: String, format: ExchangeFormat, to sink: TextSink) throws {
         let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
-        if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "label", "probability"])) }
+        if format == .csv { sink.write(CSV.formatRow(["media", "frame", "model", "head", "label", "probability", "uncertainty"])) }
         let rows = try predictions().sorted {
             (paths[$0.item.mediaSHA256] ?? "", $0.item.frame ?? -1, $0.modelSHA256, $0.head, $0.className)
                 < (paths[$1.item.mediaSHA256] ?? "", $1.item.frame ?? -1, $1.modelSHA256, $1.head, $1.className)
@@ -156,13 +157,14 @@ extension AnnotationStore {
             let media = paths[p.item.mediaSHA256] ?? p.item.mediaSHA256
             if format == .csv {
                 sink.write(CSV.formatRow([media, p.item.frame.map(String.init) ?? "", p.modelSHA256, p.head, p.className,
-                                          String(p.probability)]))
+                                          String(p.probability), p.uncertainty.map { String($0) } ?? ""]))
             } else {
                 var object: [String: JSONValue] = ["kind": .string("prediction"), "media": .string(media),
                                                    "sha256": .string(p.item.mediaSHA256), "model": .string(p.modelSHA256),
                                                    "head": .string(p.head), "label": .string(p.className),
                                                    "probability": .double(p.probability)]
                 if let f = p.item.frame { object["frame"] = .int(f) }
+                if let u = p.uncertainty { object["uncertainty"] = .double(u) }
                 sink.write(JSONValue.object(object).serialized + "\n")
             }
         }

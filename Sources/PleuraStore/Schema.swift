@@ -17,7 +17,8 @@ enum Schema {
     static let applicationID: Int32 = 0x504C_5241
 
     /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
-    static let migrations: [String] = [migration1, migration2, migrationRatingProvenance, migrationProtectCurrentValue]
+    static let migrations: [String] = [migration1, migration2, migrationRatingProvenance, migrationProtectCurrentValue,
+                                       migrationPredictionUncertainty]
 
     static var currentVersion: Int { migrations.count }
 
@@ -309,4 +310,11 @@ extension Schema {
             + ["event_sets_current_value", "current_value_is_derived_update", "current_value_is_derived_delete",
                "current_value_is_derived_insert"]
     }
+
+    /// A prediction's uncertainty (issue 13): the standard deviation of the class's probability over
+    /// the model's MC-dropout samples; NULL for models without one and for rows stored before.
+    /// ADD COLUMN rewrites no row, so the table stays append-only.
+    static let migrationPredictionUncertainty = """
+    ALTER TABLE prediction ADD COLUMN uncertainty REAL CHECK (uncertainty IS NULL OR (uncertainty >= 0 AND uncertainty <= 1));
+    """
 }

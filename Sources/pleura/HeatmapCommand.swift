@@ -12,8 +12,11 @@ struct HeatmapCommand: ParsableCommand {
             The map is what Pleura overlays: pytorch-grad-cam's numerics (raw logit target, ReLU, \
             min-max, bilinear resize with half-pixel centres). --dump-input writes the exact tensor fed \
             to the model (1 x C x H x W float32), so any tool can recompute the map with its own code. \
-            Prints one JSON line: model, head, class, method, layer, the class's probability. \
-            FILE is a video or image, or a uint8 .npy image (H x W or H x W x 3).
+            Prints one JSON line: model, head, class, method, layer, the class's probability (and its \
+            MC-dropout uncertainty when the model has one). --frame-size writes the map on the frame's own \
+            pixel grid instead (bilinear, 0 outside the region the model saw: outside the scan sector for \
+            sector models), so maps of different models compare with the picture. FILE is a video or \
+            image, or a uint8 .npy image (H x W or H x W x 3).
             """)
 
     @Argument(help: "Video, image, or uint8 .npy image.")
@@ -34,6 +37,9 @@ struct HeatmapCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write the map (.npy, float32, H x W).")
     var output: String
 
+    @Flag(name: .customLong("frame-size"), help: "Write the map at the frame's size (0 outside what the model saw), not the model's input size.")
+    var frameSize = false
+
     @Option(name: .customLong("dump-input"), help: "Also write the model's input tensor here (.npy, float32, 1 x C x H x W).")
     var dumpInput: String?
 
@@ -51,25 +57,31 @@ struct HeatmapCommand: ParsableCommand {
             throw PleuraError(file: model.modelURL.path, "no head \"\(headName)\"; heads: "
                               + model.card.heads.map(\.name).joined(separator: ", "))
         }
-        let input = model.inputTensor(for: image)
+        let sector = try ClipSector.sector(for: model, path: file, frame: image)
+        let input = model.inputTensor(for: image, sector: sector)
         if let className, !cardHead.classes.contains(className) {
             throw PleuraError(file: model.modelURL.path, "head \"\(headName)\" has no class \"\(className)\"; classes: "
                               + cardHead.classes.joined(separator: ", "))
         }
-        let result = try model.analyse(input: input, targets: [CAMTarget(head: headName, className: className)], methods: [cam])
-        let map = result.heatmaps[0]
+        let result = try model.analysis(input: input, targets: [CAMTarget(head: headName, className: className)], methods: [cam])
+        var map = result.heatmaps[0]
+        map.frameWidth = image.width
+        map.frameHeight = image.height
+        map.sector = model.usesSector ? (sector ?? ScanSector.detect(frames: [image])) : nil
         let target: String? = map.className
-        try NumpyArray(shape: [map.height, map.width], floats: map.values).write(path: output)
+        let written = frameSize ? map.onFrameGrid() : (map.width, map.height, map.values)
+        try NumpyArray(shape: [written.1, written.0], floats: written.2).write(path: output)
         if let dumpInput {
             try NumpyArray(shape: [1, model.card.input.channels, model.card.input.height, model.card.input.width],
                            floats: input).write(path: dumpInput)
         }
-        let summary: [String: Any] = [
+        var summary: [String: Any] = [
             "file": file, "frame": index, "model": model.card.name, "head": headName, "class": target!,
             "method": cam.rawValue, "layer": model.card.gradCAMLayer,
             "probability": Double(result.predictions[headName]?[target!] ?? 0),
-            "width": map.width, "height": map.height, "output": output,
+            "width": written.0, "height": written.1, "output": output,
         ]
+        if let u = result.uncertainty[headName]?[target!] { summary["uncertainty"] = Double(u) }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(SafeText.terminalSafeJSON(String(decoding: data, as: UTF8.self)))
     }

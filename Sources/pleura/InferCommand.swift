@@ -14,7 +14,8 @@ struct InferCommand: ParsableCommand {
         commandName: "infer",
         abstract: "Store the model's predictions and heatmaps for the frames of a session or of given files.",
         discussion: """
-            For each frame: every head's class probabilities, and one heatmap (8-bit, with its sha256) \
+            For each frame: every head's class probabilities (with their MC-dropout uncertainty when \
+            the model has one), and one heatmap (8-bit, with its sha256) \
             of the default head's most probable class, keyed by the model file's sha256. Each frame is \
             committed on its own, so the run can be interrupted (Ctrl-C finishes the frame in hand) and \
             resumed: frames already done for this model are skipped. With --session, the session's media, \
@@ -135,14 +136,16 @@ struct InferCommand: ParsableCommand {
                 guard reader.info.sha256 == info.sha256 else {
                     throw PleuraError(file: path, "the file changed while infer ran; run the command again")
                 }
+                // Sector models: the clip's scan sector from its sample frames, once per clip.
+                let sector = try ClipSector.sector(for: model, reader: reader)
                 try reader.forEachFrame(format: .rgb24) { index, image in
                     if inferStopRequested != 0 { throw InferInterrupted() }
                     try writer.check()
                     guard wanted.contains(index), let image else { return }
                     if done.contains(index) { progress.skipped(file: path); return }
                     let item = ItemRef(mediaSHA256: record.sha256, frame: index)
-                    let r: (predictions: Predictions, heatmaps: [Heatmap])
-                    do { r = try model.analyse(image, targets: [.top(head: head)], methods: [cam]) }
+                    let r: Analysis
+                    do { r = try model.analysis(image, sector: sector, targets: [.top(head: head)], methods: [cam]) }
                     catch let e as PleuraError { throw PleuraError(file: e.file, "frame \(index) of \(path): " + e.reason) }
                     let map = r.heatmaps[0]
                     let top = map.className
@@ -152,7 +155,10 @@ struct InferCommand: ParsableCommand {
                                                 map: PixelImage(width: map.width, height: map.height, format: .gray8, pixels: bytes))
                     var rows: [Prediction] = []
                     for (h, probs) in r.predictions {
-                        for (c, p) in probs { rows.append(Prediction(item: item, modelSHA256: modelSHA, head: h, className: c, probability: Double(p))) }
+                        for (c, p) in probs {
+                            rows.append(Prediction(item: item, modelSHA256: modelSHA, head: h, className: c, probability: Double(p),
+                                                   uncertainty: r.uncertainty[h]?[c].map { min(1, Double($0)) }))
+                        }
                     }
                     writer.enqueue(heatmap: heatmap, predictions: rows) { progress.did(file: path) }
                 }

@@ -261,7 +261,7 @@ extension TextSink {
     let reviewJSON = try TextSink().then { try src.store.exportReviews(root: "/data", format: .jsonl, to: $0) }.text
     #expect(reviewJSON.contains("\"verdict\":\"neither\"") && reviewJSON.contains("\"frame\":2"))
     let predictions = try TextSink().then { try src.store.exportPredictions(root: "/data", format: .csv, to: $0) }.text
-    #expect(predictions == "media,frame,model,head,label,probability\nclips/b.mp4,,m,diagnosis,covid,0.1\n")
+    #expect(predictions == "media,frame,model,head,label,probability,uncertainty\nclips/b.mp4,,m,diagnosis,covid,0.1,\n")
 }
 
 @Test func statisticsCompareModelPredictionsWithAnnotators() throws {

@@ -48,6 +48,9 @@ public final class ModelExplainer: FrameExplainer {
     }
 
     private func render(_ m: PleuraModel.Heatmap) -> PleuraRender.Heatmap {
-        PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
+        // Sector models see a crop: their map goes back onto the frame's grid, 0 outside the sector.
+        guard m.sector != nil else { return PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values) }
+        let g = m.onFrameGrid()
+        return PleuraRender.Heatmap(width: g.width, height: g.height, values: g.values)
     }
 }

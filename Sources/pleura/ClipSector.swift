@@ -1,0 +1,22 @@
+import Foundation
+import PleuraCore
+import PleuraMedia
+import PleuraModel
+
+/// The scan sector of a clip for sector-cropped models (card `input.crop = "sector"`): found once
+/// per clip from its sample frames (``ScanSector/sampleIndices(frameCount:)``), as training did.
+enum ClipSector {
+    /// nil for models that see the whole frame (nothing is decoded then).
+    static func sector(for model: ModelRuntime, reader: MediaReader) throws -> ScanSector? {
+        guard model.usesSector else { return nil }
+        let frames = try ScanSector.sampleIndices(frameCount: reader.info.frames).map { try reader.frame($0, format: .rgb24) }
+        return ScanSector.detect(frames: frames)
+    }
+
+    /// As above for a path `FrameLoader` reads: a `.npy` image is its own one-frame clip.
+    static func sector(for model: ModelRuntime, path: String, frame: PixelImage) throws -> ScanSector? {
+        guard model.usesSector else { return nil }
+        if path.lowercased().hasSuffix(".npy") { return ScanSector.detect(frames: [frame]) }
+        return try sector(for: model, reader: MediaReader(path: path, cacheBytes: 0))
+    }
+}
