@@ -8,26 +8,37 @@ public protocol CanonicalCSVRecord {
     var fields: [String] { get }
     /// Parses one data row; `file` and `line` name the place in errors.
     init(fields: [String], file: String, line: Int) throws
+    /// Headers of earlier versions that are still read: each a prefix of ``header``; rows under
+    /// one get the missing trailing columns as empty fields.
+    static var olderHeaders: [[String]] { get }
 }
 
 extension CanonicalCSVRecord {
+    public static var olderHeaders: [[String]] { [] }
+
     /// Parses a whole file (header required, exactly the canonical columns). All or nothing: the
     /// first bad row throws `PleuraError(file:, "line N: …")`.
     public static func parseFile(_ text: String, file: String) throws -> [Self] {
         let records = try CSV.parse(text, file: file)
         let expected = header.joined(separator: ",")
         guard let head = records.first else { throw PleuraError(file: file, "empty file: expected the header \(expected)") }
-        if head.fields.first != header.first && head.fields.count == header.count {
+        let widths = [header.count] + olderHeaders.map(\.count)
+        if head.fields.first != header.first && widths.contains(head.fields.count) {
             throw PleuraError(file: file, "line \(head.line): no header: the first line must be \(expected)")
         }
-        guard head.fields == header else {
+        guard head.fields == header || olderHeaders.contains(head.fields) else {
             throw PleuraError(file: file, "line \(head.line): header must be exactly \(expected) (found \(head.fields.joined(separator: ",")))")
         }
+        let used = head.fields
         return try records.dropFirst().map {
-            if $0.fields == header {
+            if $0.fields == used {
                 throw PleuraError(file: file, "line \($0.line): the header appears again (files joined together? keep only the first header)")
             }
-            return try Self(fields: $0.fields, file: file, line: $0.line)
+            guard used.count == header.count || $0.fields.count == used.count else {
+                throw PleuraError(file: file, "line \($0.line): expected \(used.count) fields (\(used.joined(separator: ","))), found \($0.fields.count)")
+            }
+            let padded = $0.fields + Array(repeating: "", count: header.count - used.count)
+            return try Self(fields: padded, file: file, line: $0.line)
         }
     }
 

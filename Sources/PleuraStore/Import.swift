@@ -27,14 +27,27 @@ struct PendingLabel {
     var labels: LabelSet
 }
 
+/// One rating row ready to apply: one map of one trial, every answer field (nil clears it).
 struct PendingRating {
     var line: Int
     var mediaID: Int64
     var frame: Int
     var annotator: String
-    var context: HeatmapContext
-    var rating: HeatmapRating?
-    var comment: String?
+    var trial: String
+    var scale: RatingScale
+    var map: RatedMap
+    var values: [RatingField: String?]
+
+    init(line: Int, mediaID: Int64, frame: Int, annotator: String, record r: RatingRecord) {
+        self.line = line; self.mediaID = mediaID; self.frame = frame; self.annotator = annotator
+        trial = r.trial; scale = r.scale
+        map = RatedMap(heatmap: HeatmapContext(modelSHA256: r.model, method: r.method, layer: r.layer, target: r.target,
+                                               heatmapSHA256: r.heatmapSHA256), overlay: r.overlay, slot: r.slot)
+        values = [.rating: r.rating.map { String($0.rawValue) }, .comment: AnnotationStore.nonEmpty(r.comment),
+                  .highlighted: r.highlighted.map(RatingPattern.text(of:)), .classGuess: AnnotationStore.nonEmpty(r.classGuess),
+                  .visible: r.visible.map(RatingPattern.text(of:)), .better: r.better?.rawValue,
+                  .seconds: r.seconds.map(AnnotationStore.secondsText)]
+    }
 }
 
 /// Maps the media named in an import file to registered media rows: by sha256 when the file
@@ -105,8 +118,9 @@ extension AnnotationStore {
         return try applyImport(file: file, labels: pending, ratings: [], defaultRole: .labeller)
     }
 
-    /// Imports a canonical rating CSV, all or nothing like ``importLabelCSV(text:file:root:as:)``.
-    /// The CSV has no layer or heatmap hash: those are recorded empty (JSON Lines carries them).
+    /// Imports a canonical rating CSV (or the older eight-column one, whose missing columns read
+    /// as empty), all or nothing like ``importLabelCSV(text:file:root:as:)``. Each row makes that
+    /// rater's answers on that map of that trial equal to the row.
     @discardableResult
     public func importRatingCSV(text: String, file: String, root: String, as annotatorName: String? = nil) throws -> ImportSummary {
         let records = try RatingRecord.parseFile(text, file: file)
@@ -115,10 +129,8 @@ extension AnnotationStore {
         var pending: [PendingRating] = []
         for (r, line) in zip(records, lines) {
             let mediaID = try resolver.resolve(media: r.media, sha256: nil, line: line)
-            pending.append(PendingRating(line: line, mediaID: mediaID, frame: r.frame ?? -1, annotator: annotatorName ?? r.annotator,
-                                         context: HeatmapContext(modelSHA256: r.model, method: r.method, layer: "",
-                                                                 target: r.target, heatmapSHA256: ""),
-                                         rating: r.rating, comment: r.comment))
+            pending.append(PendingRating(line: line, mediaID: mediaID, frame: r.frame ?? -1,
+                                         annotator: annotatorName ?? r.annotator, record: r))
         }
         return try applyImport(file: file, labels: [], ratings: pending, defaultRole: .rater)
     }
@@ -139,8 +151,8 @@ extension AnnotationStore {
         }
         var seenRatings: [String: Int] = [:]
         for p in ratings {
-            let c = p.context
-            let key = "\(p.mediaID)|\(p.frame)|\(p.annotator)|\(c.modelSHA256)|\(c.method)|\(c.layer)|\(c.target)|\(c.heatmapSHA256)"
+            let c = p.map.heatmap
+            let key = "\(p.mediaID)|\(p.frame)|\(p.annotator)|\(c.modelSHA256)|\(c.method)|\(c.layer)|\(c.target)|\(c.heatmapSHA256)|\(p.trial)|\(p.map.slot?.rawValue ?? "")|\(p.scale)|\(String(describing: p.map.overlay))"
             if let first = seenRatings[key] {
                 throw PleuraError(file: file, "line \(p.line): duplicate rating of the same heatmap as line \(first)")
             }
@@ -167,11 +179,11 @@ extension AnnotationStore {
             }
             for p in ratings {
                 let (a, s) = try who(p.annotator, p.line)
-                let contextID = try self.contextID(db, p.context)
-                summary.events += try self.appendAction(db, kind: .import, annotator: a, session: s, sha256ByMediaID: [:], changes: [
-                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: "rating", value: p.rating.map { String($0.rawValue) }),
-                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: "comment", value: p.comment),
-                ]).count
+                let contextID = try self.ratingContextID(db, p.map, trial: p.trial, scale: p.scale)
+                summary.events += try self.appendAction(db, kind: .import, annotator: a, session: s, sha256ByMediaID: [:],
+                                                        changes: RatingField.allCases.map {
+                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: $0.rawValue, value: p.values[$0] ?? nil)
+                }).count
             }
             if !predictions.isEmpty {
                 let insert = try db.cachedStatement(sql: """

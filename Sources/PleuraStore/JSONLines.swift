@@ -131,16 +131,43 @@ enum JSONLine {
         return JSONValue.object(o).serialized
     }
 
-    static func rating(media: String, annotator: String, rating r: CurrentRating) -> String {
-        var o: [String: JSONValue] = ["kind": .string("rating"), "media": .string(media), "sha256": .string(r.item.mediaSHA256),
-                                      "annotator": .string(annotator), "model": .string(r.context.modelSHA256),
-                                      "method": .string(r.context.method), "layer": .string(r.context.layer),
-                                      "target": .string(r.context.target), "heatmap_sha256": .string(r.context.heatmapSHA256)]
-        if let f = r.item.frame { o["frame"] = .int(f) }
-        if let v = r.rating { o["rating"] = .int(v.rawValue) }
-        if let c = r.comment { o["comment"] = .string(c) }
+    /// A rating row: the rating CSV's columns as keys (numbers as numbers, pattern sets as
+    /// arrays, `[]` for an answered empty set), empty columns left out, plus `kind` and `sha256`.
+    static func rating(_ record: RatingRecord, sha256: String) -> String {
+        var o: [String: JSONValue] = ["kind": .string("rating"), "sha256": .string(sha256)]
+        for (name, text) in zip(RatingRecord.header, record.fields) where !text.isEmpty {
+            switch name {
+            case "frame", "rating": o[name] = .int(Int(text)!)
+            case "opacity", "threshold", "seconds": o[name] = .double(Double(text)!)
+            case "visible", "highlighted":
+                o[name] = .array(text == "none" ? [] : text.split(separator: ";").map { .string(String($0)) })
+            default: o[name] = .string(text)
+            }
+        }
         return JSONValue.object(o).serialized
     }
+
+    /// The rating CSV fields of a JSON rating object (the inverse of ``rating(_:sha256:)``), so
+    /// both files are checked by the same row parser.
+    static func ratingFields(_ value: JSONValue, media: String, annotator: String) throws -> [String] {
+        try RatingRecord.header.map { name in
+            if name == "media" { return media }
+            if name == "annotator" { return annotator }
+            guard let v = value[name], !v.isNull else { return "" }
+            switch v {
+            case .string(let s): return s
+            case .int(let i): return String(i)
+            case .double(let d): return OverlaySettings.text(d)
+            case .array(let items):
+                let words = items.compactMap(\.stringValue)
+                guard words.count == items.count else { throw JSONFieldError(name: name) }
+                return words.isEmpty ? "none" : words.joined(separator: ";")
+            default: throw JSONFieldError(name: name)
+            }
+        }
+    }
+
+    struct JSONFieldError: Error { var name: String }
 }
 
 extension AnnotationStore {
@@ -192,19 +219,11 @@ extension AnnotationStore {
                 }
                 labels.append(PendingLabel(line: lineNumber, mediaID: mediaID, frame: frame, annotator: annotator, labels: set))
             case "rating":
-                var rating: HeatmapRating? = nil
-                if let r = value["rating"], !r.isNull {
-                    guard let n = r.intValue, let hr = HeatmapRating(rawValue: n) else { throw fail("rating must be an integer from -3 to 3") }
-                    rating = hr
-                }
-                let comment = value["comment"]?.stringValue
-                guard let model = value["model"]?.stringValue, let method = value["method"]?.stringValue,
-                      let target = value["target"]?.stringValue else { throw fail("a rating needs model, method and target") }
-                ratings.append(PendingRating(line: lineNumber, mediaID: mediaID, frame: frame, annotator: annotator,
-                                             context: HeatmapContext(modelSHA256: model, method: method,
-                                                                     layer: value["layer"]?.stringValue ?? "", target: target,
-                                                                     heatmapSHA256: value["heatmap_sha256"]?.stringValue ?? ""),
-                                             rating: rating, comment: comment.flatMap { $0.isEmpty ? nil : $0 }))
+                let fields: [String]
+                do { fields = try JSONLine.ratingFields(value, media: media, annotator: annotator) }
+                catch let e as JSONLine.JSONFieldError { throw fail("\(e.name) has an unexpected type") }
+                let record = try RatingRecord(fields: fields, file: file, line: lineNumber)
+                ratings.append(PendingRating(line: lineNumber, mediaID: mediaID, frame: frame, annotator: annotator, record: record))
             default:
                 throw fail("kind '\(kind)' cannot be imported (label or rating)")
             }

@@ -11,9 +11,11 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             csv writes the canonical label CSV (media,frame,annotator,a_lines,b1_lines,b2_lines,\
             consolidation,severity,quality,note) or rating CSV (media,frame,annotator,model,method,\
-            target,rating,comment); rows are in a fixed order, so exporting, importing into an \
+            target,rating,comment,layer,heatmap_sha256,trial,slot,scale,colormap,opacity,threshold,\
+            class_guess,visible,highlighted,better,seconds: every provenance field and answer, one row \
+            per rater and map); rows are in a fixed order, so exporting, importing into an \
             empty store and exporting again gives the same bytes. jsonl writes one JSON object per \
-            line (ratings with their layer and heatmap hash). labelstudio writes Label Studio tasks \
+            line (ratings with the rating CSV's columns as keys). labelstudio writes Label Studio tasks \
             (labels only). Media paths are relative to --root (default: the current directory). \
             The output file is replaced only when the export succeeded.
             """)

@@ -49,7 +49,7 @@ struct ImportCommand: ParsableCommand {
         switch chosen {
         case .csv:
             let header = (try CSV.parse(String(text.prefix(4096)).components(separatedBy: .newlines).first ?? "", file: file)).first?.fields ?? []
-            if header == RatingRecord.header {
+            if header == RatingRecord.header || RatingRecord.olderHeaders.contains(header) {
                 summary = try db.importRatingCSV(text: text, file: file, root: root ?? ".", as: annotator)
             } else {
                 summary = try db.importLabelCSV(text: text, file: file, root: root ?? ".", as: annotator)

@@ -25,6 +25,8 @@ struct Pleura: ParsableCommand {
             StoreTortureCommand.self,
             HeatmapCommand.self,
             InferCommand.self,
+            RatingsCommand.self,
+            ReportCommand.self,
         ]
     )
 }
