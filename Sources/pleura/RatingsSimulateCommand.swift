@@ -5,7 +5,7 @@ import PleuraMedia
 import PleuraModel
 import PleuraStore
 
-/// `pleura ratings simulate --store DB [--raters N] [--frames N] [--seed S] [--no-paired] [--scale seven|born]`
+/// `pleura ratings simulate --store DB [--raters N] [--frames N] [--seed S] [--no-paired] [--scale seven|born] [--whole-clips N]`
 ///
 /// A panel study with simulated raters, for tests, benchmarks and the README's report picture:
 /// real maps of the registered clips (computed with the model and stored, as the rate screen
@@ -43,6 +43,9 @@ struct RatingsSimulateCommand: ParsableCommand {
     @Option(help: "seven (−3…3) or born (no 0).")
     var scale: String = "seven"
 
+    @Option(name: .customLong("whole-clips"), help: "Also rate this many whole clips (the first ones), each played with its per-frame Grad-CAM maps.")
+    var wholeClips: Int = 0
+
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
@@ -77,6 +80,27 @@ struct RatingsSimulateCommand: ParsableCommand {
                 for r in records { try db.insertHeatmap(r) }
                 items.append(Item(ref: ref, predicted: result.heatmaps[0].className, gradcam: records[0], layercam: records[1]))
             }
+        }
+
+        // Whole clips: every frame's map of one class (the middle frame's most probable), stored
+        // per frame as the rate screen caches them; the clip's map hash covers them all.
+        var clipItems: [(ref: ItemRef, context: HeatmapContext)] = []
+        for m in media.prefix(max(0, wholeClips)) {
+            let reader = try MediaReader(path: m.path, cacheBytes: 0)
+            let middle = try model.analyse(try reader.frame(reader.info.frames / 2, format: .rgb24), targets: [.top(head: head)],
+                                           methods: [.gradcam]).heatmaps[0]
+            var frameMaps: [(frame: Int, sha256: String)] = []
+            try reader.forEachFrame(format: .rgb24) { index, image in
+                guard let image else { return }
+                let record = try RatedHeatmaps.record(item: ItemRef(mediaSHA256: m.sha256, frame: index), image: image, model: model,
+                                                      modelSHA256: modelSHA, method: .gradcam,
+                                                      target: CAMTarget(head: head, className: middle.className))
+                try db.insertHeatmap(record)
+                frameMaps.append((index, record.sha256))
+            }
+            clipItems.append((ItemRef(mediaSHA256: m.sha256, frame: nil),
+                              HeatmapContext(modelSHA256: modelSHA, method: HeatmapMethod.gradcam.rawValue, layer: model.card.gradCAMLayer,
+                                             target: middle.target, heatmapSHA256: HeatmapContext.clipSHA256(frameMaps: frameMaps))))
         }
 
         // The panel.
@@ -135,7 +159,17 @@ struct RatingsSimulateCommand: ParsableCommand {
                 try db.recordRating(answers, for: trial, secondsSpent: seconds, annotator: rater, session: session)
                 written += trial.maps.count
             }
+            for clip in clipItems {
+                var rng = SplitMix64(seed: seed ^ hash(name + "|" + clip.ref.description))
+                let v = max(-3, min(3, Int((0.5 + bias + 0.8 * normal(&rng)).rounded())))
+                let value = v == 0 && scale == .born ? 1 : v
+                let trial = RatingTrial(id: "simulated/\(clip.ref.mediaSHA256)@clip", item: clip.ref, scale: scale,
+                                        maps: [RatedMap(heatmap: clip.context, overlay: overlay)])
+                try db.recordRating(TrialAnswers(maps: [MapAnswers(rating: HeatmapRating(rawValue: value))]), for: trial,
+                                    secondsSpent: 10 + 20 * rng.nextUnit(), annotator: rater, session: session)
+                written += 1
+            }
         }
-        print("simulated \(raters) raters × \(items.count) items (\(paired ? "paired Grad-CAM vs LayerCAM" : "Grad-CAM"), \(scale.rawValue) scale): \(written) ratings in \(SafeText.sanitize(db.path))")
+        print("simulated \(raters) raters × \(items.count) items + \(clipItems.count) whole clips (\(paired ? "paired Grad-CAM vs LayerCAM" : "Grad-CAM"), \(scale.rawValue) scale): \(written) ratings in \(SafeText.sanitize(db.path))")
     }
 }

@@ -16,13 +16,14 @@ enum RatingStudyFixture {
     static var available: Bool { FileManager.default.fileExists(atPath: embedded.path) }
 
     /// A fresh study in its own folder: 3 clips × 3 frames, 3 raters, paired Grad-CAM vs LayerCAM.
-    static func make(_ label: String, clips: Int = 3, raters: Int = 3, seed: Int = 11) throws -> Study {
+    static func make(_ label: String, clips: Int = 3, raters: Int = 3, seed: Int = 11, wholeClips: Int = 0) throws -> Study {
         let dir = try TestEnv.makeTempDirectory(label)
         let store = dir.appendingPathComponent("study.sqlite").path
         let env = ["PLEURA_MODEL": embedded.path]
         for args in [["phantom", "-o", dir.appendingPathComponent("clips").path, "--count", String(clips), "--seed", String(seed)],
                      ["add", dir.appendingPathComponent("clips").path, "--store", store],
-                     ["ratings", "simulate", "--store", store, "--raters", String(raters), "--frames", "3", "--seed", String(seed)]] {
+                     ["ratings", "simulate", "--store", store, "--raters", String(raters), "--frames", "3", "--seed", String(seed),
+                      "--whole-clips", String(wholeClips)]] {
             let r = try runPleura(args, cwd: dir, environment: env)
             try #require(r.status == 0, "pleura \(args.joined(separator: " ")): \(r.stderrText)")
         }
@@ -131,13 +132,14 @@ enum RatingStudyFixture {
     @Test(.enabled(if: RatingStudyFixture.available, "skipped: Models/pleura-lus-v1.pt is absent (the study maps need the embedded model)"),
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "skipped: /usr/bin/python3 (to alter the store) is absent"))
     func verifyPassesOnAFreshStudyAndNamesTheItemWhoseMapWasAltered() throws {
-        let study = try RatingStudyFixture.make("pleura-rating-verify", clips: 2, raters: 2)
+        // 2 clips × 3 frames × 2 maps, plus one whole clip rated with its per-frame maps.
+        let study = try RatingStudyFixture.make("pleura-rating-verify", clips: 2, raters: 2, wholeClips: 1)
         defer { try? FileManager.default.removeItem(at: study.dir) }
         let env = ["PLEURA_MODEL": RatingStudyFixture.embedded.path]
         let fresh = try runPleura(["ratings", "verify", "--store", study.store], cwd: study.dir, environment: env)
         #expect(fresh.status == 0, "\(fresh.stdoutText)\(fresh.stderrText)")
-        #expect(fresh.stdoutText.contains("12 of 12 rated maps reproduced bit for bit"), "\(fresh.stdoutText)")
-        #expect(fresh.stderrText.contains("verify 12/12 maps") && fresh.stderrText.contains("done in"), "progress: \(fresh.stderrText)")
+        #expect(fresh.stdoutText.contains("13 of 13 rated maps reproduced bit for bit (26 ratings)"), "\(fresh.stdoutText)")
+        #expect(fresh.stderrText.contains("verify 13/13 maps") && fresh.stderrText.contains("done in"), "progress: \(fresh.stderrText)")
 
         // Alter one stored map (a pixel of its data; the append-only trigger dropped as an attacker
         // or a broken tool would) and the hash one rating recorded for another map.
@@ -146,7 +148,8 @@ enum RatingStudyFixture {
             db = sqlite3.connect(sys.argv[1])
             db.execute("DROP TRIGGER heatmap_is_append_only_update")
             db.execute("DROP TRIGGER heatmap_context_is_append_only_update")
-            rows = db.execute("SELECT h.id, p.path, h.frame, h.method, h.data FROM heatmap h JOIN media_path p ON p.media_id = h.media_id ORDER BY h.id").fetchall()
+            rows = db.execute("SELECT h.id, p.path, h.frame, h.method, h.data FROM heatmap h JOIN media_path p ON p.media_id = h.media_id"
+                              " JOIN heatmap_context c ON c.heatmap_sha256 = h.sha256 ORDER BY h.id").fetchall()
             hid, path, frame, method, data = rows[0]
             data = bytearray(data); data[-1] ^= 0x01
             db.execute("UPDATE heatmap SET data = ? WHERE id = ?", (bytes(data), hid))
@@ -166,6 +169,6 @@ enum RatingStudyFixture {
         #expect(damaged?.contains("DIFFERS: the stored map cannot be read back") == true, "\(after.stdoutText)")
         let rehashed = lines.first { $0.hasPrefix("\(names[1][0]) frame \(names[1][1]) (\(names[1][2]),") }
         #expect(rehashed?.contains("DIFFERS: rated map 0000000000000000…, regenerated") == true, "\(after.stdoutText)")
-        #expect(lines.last == "10 of 12 rated maps reproduced bit for bit (24 ratings); 2 differ or could not be checked", "\(after.stdoutText)")
+        #expect(lines.last == "11 of 13 rated maps reproduced bit for bit (26 ratings); 2 differ or could not be checked", "\(after.stdoutText)")
     }
 }
