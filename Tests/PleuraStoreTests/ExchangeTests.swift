@@ -140,6 +140,21 @@ private func emptyStore() throws -> AnnotationStore {
         clips/b.mp4,4,ann,\(b),layercam,diagnosis/covid,-2,"B, ""clear""\",features.3,layercam-map,panel/1,A,born,turbo,0.3,0.4,covid,b_lines;pleural_line,none,B,31.3
 
         """)
+    // Label Studio: one task per rated map, the rater's answers as results, slot and overlay kept.
+    let ls = try src.export { try $0.exportRatingLabelStudio(root: "/data", to: $1) }
+    let tasks = try #require(try JSONSerialization.jsonObject(with: Data(ls.utf8)) as? [[String: Any]])
+    #expect(tasks.count == 2)
+    let layercamTask = try #require(tasks.first { ($0["data"] as? [String: Any])?["method"] as? String == "layercam" })
+    #expect((layercamTask["data"] as? [String: Any])?["heatmap_sha256"] as? String == "layercam-map")
+    let annotation = try #require((layercamTask["annotations"] as? [[String: Any]])?.first)
+    #expect(annotation["pleura_slot"] as? String == "A" && annotation["lead_time"] as? Double == 31.3)
+    #expect((annotation["pleura_overlay"] as? [String: Any])?["threshold"] as? Double == 0.4)
+    let results = try #require(annotation["result"] as? [[String: Any]])
+    func choices(_ name: String) -> [String]? {
+        (results.first { $0["from_name"] as? String == name }?["value"] as? [String: Any])?["choices"] as? [String]
+    }
+    #expect(choices("rating") == ["-2"] && choices("highlighted") == [] && choices("better") == ["B"])
+    #expect(choices("visible") == ["b_lines", "pleural_line"] && choices("scale") == ["born"])
     let jsonl = try src.export { try $0.exportRatingJSONLines(root: "/data", to: $1) }
     #expect(jsonl.contains("\"highlighted\":[]") && jsonl.contains("\"opacity\":0.3") && jsonl.contains("\"better\":\"B\""))
     for (text, importer) in [(csv, "csv"), (jsonl, "jsonl")] {
