@@ -116,8 +116,13 @@ extension AnnotationStore {
 
     /// Every current rating as a ``RatingRecord`` (media relative to `root`) in export order.
     public func ratingRecords(root: String) throws -> [(record: RatingRecord, sha256: String)] {
+        try ratingRecords(of: try ratings(), root: root)
+    }
+
+    /// ``ratingRecords(root:)`` of rows already read (statistics reads the ratings once).
+    func ratingRecords(of rows: [RatingRow], root: String) throws -> [(record: RatingRecord, sha256: String)] {
         let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
-        return try ratings().map { r in
+        return rows.map { r in
             var record = RatingRecord(media: paths[r.item.mediaSHA256] ?? "sha256:" + r.item.mediaSHA256, frame: r.item.frame,
                                       annotator: r.annotator, model: r.heatmap.modelSHA256, method: r.heatmap.method,
                                       target: r.heatmap.target, rating: r.rating, comment: r.comment)

@@ -134,7 +134,10 @@ extension AnnotationStore {
         }
 
         // Ratings.
-        let ratings = try currentRatings().filter { level == .frame ? $0.item.frame != nil : $0.item.frame == nil }
+        // One read of every rating, for the level's summaries below and the whole rating study.
+        let ratingRows = try self.ratings()
+        let ratings = ratingRows.filter { ($0.rating != nil || $0.comment != nil) && (level == .frame ? $0.item.frame != nil : $0.item.frame == nil) }
+            .map { CurrentRating(item: $0.item, annotatorID: $0.annotatorID, context: $0.heatmap, rating: $0.rating, comment: $0.comment) }
         let rated = ratings.compactMap { r in r.rating.map { (r, $0.rawValue) } }
         var perRater: [String: [Int]] = [:], perTarget: [String: [Int]] = [:], perTrue: [String: [Int]] = [:]
         let referenceSeverity: (ItemRef) throws -> Int? = { item in
@@ -167,7 +170,7 @@ extension AnnotationStore {
         let models = try modelComparisons(level: level, itemKeys: itemKeys, table: table, names: names)
 
         func summaries(_ d: [String: [Int]]) -> [(String, RatingSummary)] { d.keys.sorted().map { ($0, RatingSummary(d[$0]!)) } }
-        let ratingRecords = try self.ratingRecords(root: root).map(\.record)
+        let ratingRecords = try self.ratingRecords(of: ratingRows, root: root).map(\.record)
         var report = StatisticsReport(level: level, items: itemKeys.count, annotators: names, severity: severity, findings: findings,
                                 ratingsCount: rated.count, ratingsOverall: RatingSummary(rated.map(\.1)),
                                 ratingsPerRater: summaries(perRater), ratingsPerPredictedClass: summaries(perTarget),
