@@ -292,6 +292,8 @@ public struct RatingSummary: Equatable, Sendable {
     public var median: Double?
     /// Counts of −3, −2, −1, 0, 1, 2, 3.
     public var histogram: [Int]
+    /// Share of ratings above 0 (the map helped); nil when there are none.
+    public var sharePositive: Double? { count == 0 ? nil : Double(histogram[4...].reduce(0, +)) / Double(count) }
 
     public init(_ ratings: [Int]) {
         count = ratings.count

@@ -98,25 +98,46 @@ extension AnnotationStore {
         sink.flush()
     }
 
-    /// Current ratings as the canonical rating CSV, ordered by media path, frame, annotator,
-    /// model, method, target.
+    /// Current ratings as the canonical rating CSV (every provenance field and answer), one row
+    /// per rater and map, ordered by media path, frame, annotator, then the row's other columns,
+    /// so export → import → export is byte-identical.
     public func exportRatingCSV(root: String, to sink: TextSink) throws {
         sink.write(CSV.formatRow(RatingRecord.header))
-        for r in try ratingRows(root: root) {
-            sink.write(CSV.formatRow(RatingRecord(media: r.path, frame: r.rating.item.frame, annotator: r.annotator,
-                                                  model: r.rating.context.modelSHA256, method: r.rating.context.method,
-                                                  target: r.rating.context.target, rating: r.rating.rating,
-                                                  comment: r.rating.comment).fields))
-        }
+        for r in try ratingRecords(root: root) { sink.write(CSV.formatRow(r.record.fields)) }
         sink.flush()
     }
 
-    /// Current ratings as JSON Lines (with layer and heatmap hash, which the CSV has no column for).
+    /// Current ratings as JSON Lines: the rating CSV's columns as keys, plus `kind` and the
+    /// media's `sha256`.
     public func exportRatingJSONLines(root: String, to sink: TextSink) throws {
-        for r in try ratingRows(root: root) {
-            sink.write(JSONLine.rating(media: r.path, annotator: r.annotator, rating: r.rating) + "\n")
-        }
+        for r in try ratingRecords(root: root) { sink.write(JSONLine.rating(r.record, sha256: r.sha256) + "\n") }
         sink.flush()
+    }
+
+    /// Every current rating as a ``RatingRecord`` (media relative to `root`) in export order.
+    public func ratingRecords(root: String) throws -> [(record: RatingRecord, sha256: String)] {
+        try ratingRecords(of: try ratings(), root: root)
+    }
+
+    /// ``ratingRecords(root:)`` of rows already read (statistics reads the ratings once).
+    func ratingRecords(of rows: [RatingRow], root: String) throws -> [(record: RatingRecord, sha256: String)] {
+        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
+        return rows.map { r in
+            var record = RatingRecord(media: paths[r.item.mediaSHA256] ?? "sha256:" + r.item.mediaSHA256, frame: r.item.frame,
+                                      annotator: r.annotator, model: r.heatmap.modelSHA256, method: r.heatmap.method,
+                                      target: r.heatmap.target, rating: r.rating, comment: r.comment)
+            record.layer = r.heatmap.layer; record.heatmapSHA256 = r.heatmap.heatmapSHA256
+            record.trial = r.trial; record.slot = r.map.slot; record.scale = r.scale; record.overlay = r.map.overlay
+            record.classGuess = r.classGuess; record.visible = r.visible; record.highlighted = r.highlighted
+            record.better = r.better; record.seconds = r.seconds
+            return (record, r.item.mediaSHA256)
+        }.sorted { a, b in
+            let x = a.record, y = b.record
+            if x.media != y.media { return x.media < y.media }
+            if (x.frame ?? -1) != (y.frame ?? -1) { return (x.frame ?? -1) < (y.frame ?? -1) }
+            if x.annotator != y.annotator { return x.annotator < y.annotator }
+            return x.fields.lexicographicallyPrecedes(y.fields)
+        }
     }
 
     /// Reviews as CSV (`media,frame,annotator,at,field,first_source,first_value,second_source,
@@ -225,18 +246,6 @@ extension AnnotationStore {
                     try body(path, record.sha256, r.frame < 0 ? nil : r.frame, r.name, r.values)
                 }
             }
-        }
-    }
-
-    func ratingRows(root: String) throws -> [(path: String, annotator: String, rating: CurrentRating)] {
-        let names = Dictionary(uniqueKeysWithValues: try annotators().map { ($0.id, $0.name) })
-        let paths = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.sha256, $0.exchangeName(root: root)) })
-        return try currentRatings().map { r in
-            (paths[r.item.mediaSHA256] ?? r.item.mediaSHA256, names[r.annotatorID] ?? "?", r)
-        }.sorted { a, b in
-            let ca = a.rating.context, cb = b.rating.context
-            return (a.path, a.rating.item.frame ?? -1, a.annotator, ca.modelSHA256, ca.method, ca.target + "\u{1}" + ca.layer + "\u{1}" + ca.heatmapSHA256)
-                < (b.path, b.rating.item.frame ?? -1, b.annotator, cb.modelSHA256, cb.method, cb.target + "\u{1}" + cb.layer + "\u{1}" + cb.heatmapSHA256)
         }
     }
 }

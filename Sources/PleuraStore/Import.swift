@@ -34,15 +34,14 @@ public struct ImportRows: Sendable {
         public var annotator: String
         public var labels: LabelSet
     }
+    /// A rating row: one map of one trial with every answer, as the rating CSV holds it.
     public struct Rating: Sendable {
         public var place: String
         public var media: String
         public var sha256: String?
         public var frame: Int?
         public var annotator: String
-        public var context: HeatmapContext
-        public var rating: HeatmapRating?
-        public var comment: String?
+        public var record: RatingRecord
     }
     public struct Prediction: Sendable {
         public var place: String
@@ -78,15 +77,13 @@ public enum ExchangeReader {
         return rows
     }
 
-    /// The canonical rating CSV. It has no layer or heatmap hash: those are recorded empty.
+    /// The canonical rating CSV (or the older eight-column one, whose missing columns read as
+    /// empty: no layer, heatmap hash, trial or overlay).
     public static func ratingCSV(_ text: String, file: String, as annotatorName: String? = nil) throws -> ImportRows {
         var rows = ImportRows()
         try RatingRecord.forEachRow(text, file: file) { r, line in
             rows.ratings.append(.init(place: "line \(line)", media: r.media, sha256: nil, frame: r.frame,
-                                      annotator: annotatorName ?? r.annotator,
-                                      context: HeatmapContext(modelSHA256: r.model, method: r.method, layer: "",
-                                                              target: r.target, heatmapSHA256: ""),
-                                      rating: r.rating, comment: r.comment))
+                                      annotator: annotatorName ?? r.annotator, record: r))
         }
         return rows
     }
@@ -172,8 +169,9 @@ extension AnnotationStore {
         try importRows(ExchangeReader.labelCSV(text, file: file, as: annotatorName), file: file, root: root, defaultRole: .labeller)
     }
 
-    /// Imports a canonical rating CSV, all or nothing like ``importLabelCSV(text:file:root:as:)``.
-    /// The CSV has no layer or heatmap hash: those are recorded empty (JSON Lines carries them).
+    /// Imports a canonical rating CSV (or the older eight-column one, whose missing columns read
+    /// as empty), all or nothing like ``importLabelCSV(text:file:root:as:)``. Each row makes that
+    /// rater's answers on that map of that trial equal to the row.
     @discardableResult
     public func importRatingCSV(text: String, file: String, root: String, as annotatorName: String? = nil) throws -> ImportSummary {
         try importRows(ExchangeReader.ratingCSV(text, file: file, as: annotatorName), file: file, root: root, defaultRole: .rater)
@@ -209,13 +207,14 @@ extension AnnotationStore {
         for row in rows.ratings {
             let media = try resolver.resolve(media: row.media, sha256: row.sha256, place: row.place)
             try resolver.check(frame: row.frame, of: media, place: row.place)
-            let c = row.context
-            let key = "\(media.id)|\(row.frame ?? -1)|\(row.annotator)|\(c.modelSHA256)|\(c.method)|\(c.layer)|\(c.target)|\(c.heatmapSHA256)"
+            let p = PendingRating(place: row.place, mediaID: media.id, frame: row.frame ?? -1, annotator: row.annotator,
+                                  record: row.record)
+            let c = p.map.heatmap
+            let key = "\(media.id)|\(p.frame)|\(row.annotator)|\(c.modelSHA256)|\(c.method)|\(c.layer)|\(c.target)|\(c.heatmapSHA256)|\(p.trial)|\(p.map.slot?.rawValue ?? "")|\(p.scale)|\(String(describing: p.map.overlay))"
             if let first = seenRatings.updateValue(row.place, forKey: key) {
                 throw PleuraError(file: file, "\(row.place): duplicate rating of the same heatmap as \(first)")
             }
-            ratings.append(PendingRating(place: row.place, mediaID: media.id, frame: row.frame ?? -1, annotator: row.annotator,
-                                         context: row.context, rating: row.rating, comment: row.comment))
+            ratings.append(p)
         }
         var predictions: [(mediaID: Int64, row: ImportRows.Prediction)] = []
         for row in rows.predictions {
@@ -286,11 +285,11 @@ extension AnnotationStore {
             }
             for p in ratings {
                 let (a, s) = try who(p.annotator)
-                let contextID = try self.contextID(db, p.context)
-                summary.events += try self.appendAction(db, kind: .import, annotator: a, session: s, sha256ByMediaID: [:], changes: [
-                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: "rating", value: p.rating.map { String($0.rawValue) }),
-                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: "comment", value: p.comment),
-                ]).count
+                let contextID = try self.ratingContextID(db, p.map, trial: p.trial, scale: p.scale)
+                summary.events += try self.appendAction(db, kind: .import, annotator: a, session: s, sha256ByMediaID: [:],
+                                                        changes: RatingField.allCases.map {
+                    FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: $0.rawValue, value: p.values[$0] ?? nil)
+                }).count
             }
             if !predictions.isEmpty {
                 let insert = try db.cachedStatement(sql: """
@@ -353,12 +352,25 @@ struct LabelKey: Hashable {
     var annotator: String
 }
 
+/// A checked rating row: one map of one trial, every answer field (nil clears it).
 struct PendingRating {
     var place: String
     var mediaID: Int64
     var frame: Int
     var annotator: String
-    var context: HeatmapContext
-    var rating: HeatmapRating?
-    var comment: String?
+    var trial: String
+    var scale: RatingScale
+    var map: RatedMap
+    var values: [RatingField: String?]
+
+    init(place: String, mediaID: Int64, frame: Int, annotator: String, record r: RatingRecord) {
+        self.place = place; self.mediaID = mediaID; self.frame = frame; self.annotator = annotator
+        trial = r.trial; scale = r.scale
+        map = RatedMap(heatmap: HeatmapContext(modelSHA256: r.model, method: r.method, layer: r.layer, target: r.target,
+                                               heatmapSHA256: r.heatmapSHA256), overlay: r.overlay, slot: r.slot)
+        values = [.rating: r.rating.map { String($0.rawValue) }, .comment: AnnotationStore.nonEmpty(r.comment),
+                  .highlighted: r.highlighted.map(RatingPattern.text(of:)), .classGuess: AnnotationStore.nonEmpty(r.classGuess),
+                  .visible: r.visible.map(RatingPattern.text(of:)), .better: r.better?.rawValue,
+                  .seconds: r.seconds.map(AnnotationStore.secondsText)]
+    }
 }

@@ -119,16 +119,43 @@ enum JSONLine {
         return JSONValue.object(o).serialized
     }
 
-    static func rating(media: String, annotator: String, rating r: CurrentRating) -> String {
-        var o: [String: JSONValue] = ["kind": .string("rating"), "media": .string(media), "sha256": .string(r.item.mediaSHA256),
-                                      "annotator": .string(annotator), "model": .string(r.context.modelSHA256),
-                                      "method": .string(r.context.method), "layer": .string(r.context.layer),
-                                      "target": .string(r.context.target), "heatmap_sha256": .string(r.context.heatmapSHA256)]
-        if let f = r.item.frame { o["frame"] = .int(f) }
-        if let v = r.rating { o["rating"] = .int(v.rawValue) }
-        if let c = r.comment { o["comment"] = .string(c) }
+    /// A rating row: the rating CSV's columns as keys (numbers as numbers, pattern sets as
+    /// arrays, `[]` for an answered empty set), empty columns left out, plus `kind` and `sha256`.
+    static func rating(_ record: RatingRecord, sha256: String) -> String {
+        var o: [String: JSONValue] = ["kind": .string("rating"), "sha256": .string(sha256)]
+        for (name, text) in zip(RatingRecord.header, record.fields) where !text.isEmpty {
+            switch name {
+            case "frame", "rating": o[name] = .int(Int(text)!)
+            case "opacity", "threshold", "seconds": o[name] = .double(Double(text)!)
+            case "visible", "highlighted":
+                o[name] = .array(text == "none" ? [] : text.split(separator: ";").map { .string(String($0)) })
+            default: o[name] = .string(text)
+            }
+        }
         return JSONValue.object(o).serialized
     }
+
+    /// The rating CSV fields of a JSON rating object (the inverse of ``rating(_:sha256:)``), so
+    /// both files are checked by the same row parser.
+    static func ratingFields(_ value: JSONValue, media: String, annotator: String) throws -> [String] {
+        try RatingRecord.header.map { name in
+            if name == "media" { return media }
+            if name == "annotator" { return annotator }
+            guard let v = value[name], !v.isNull else { return "" }
+            switch v {
+            case .string(let s): return s
+            case .int(let i): return String(i)
+            case .double(let d): return OverlaySettings.text(d)
+            case .array(let items):
+                let words = items.compactMap(\.stringValue)
+                guard words.count == items.count else { throw JSONFieldError(name: name) }
+                return words.isEmpty ? "none" : words.joined(separator: ";")
+            default: throw JSONFieldError(name: name)
+            }
+        }
+    }
+
+    struct JSONFieldError: Error { var name: String }
 }
 
 extension JSONValue {
@@ -148,8 +175,7 @@ extension JSONValue {
 extension ExchangeReader {
     /// Keys a JSON Lines label object may have, and those of a rating object.
     static let labelKeys = Set(["kind", "media", "sha256", "annotator", "frame"] + LabelField.allCases.map(\.rawValue))
-    static let ratingKeys: Set<String> = ["kind", "media", "sha256", "annotator", "frame", "model", "method", "layer",
-                                          "target", "heatmap_sha256", "rating", "comment"]
+    static let ratingKeys = Set(["kind", "sha256"] + RatingRecord.header)
 
     /// JSON Lines as `pleura export --format jsonl` writes them: one object per line, `kind`
     /// `label` (default) or `rating`, media by `sha256` and/or `media` path. Types are exact:
@@ -220,19 +246,22 @@ extension ExchangeReader {
                 }
                 rows.labels.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator, labels: set))
             } else {
-                var rating: HeatmapRating? = nil
-                switch object["rating"] {
-                case nil, .null?: break
-                case .int(let n)? where HeatmapRating(rawValue: n) != nil: rating = HeatmapRating(rawValue: n)
-                case let other?: throw fail("rating must be an integer from -3 to 3 or null, found \(other.serialized.prefix(40))")
+                // Every rating key is a rating CSV column: the same row parser checks both files.
+                let fields: [String]
+                do { fields = try JSONLine.ratingFields(.object(object), media: media, annotator: annotator) }
+                catch let e as JSONLine.JSONFieldError {
+                    throw fail("\"\(e.name)\" has an unexpected type, found \(object[e.name]?.typeName ?? "nothing")")
                 }
-                let comment = try string("comment")
-                guard let model = try string("model", required: true), let method = try string("method", required: true),
-                      let target = try string("target", required: true) else { throw fail("a rating needs model, method and target") }
-                rows.ratings.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator,
-                                          context: HeatmapContext(modelSHA256: model, method: method, layer: try string("layer") ?? "",
-                                                                  target: target, heatmapSHA256: try string("heatmap_sha256") ?? ""),
-                                          rating: rating, comment: comment.flatMap { $0.isEmpty ? nil : $0 }))
+                // Numbers must be numbers: "rating": "2" is refused, not read as 2.
+                for key in ["rating", "opacity", "threshold", "seconds"] {
+                    switch object[key] {
+                    case nil, .null?, .int?: break
+                    case .double? where key != "rating": break
+                    case let other?: throw fail("\(key) must be a number or null, found \(other.serialized.prefix(40))")
+                    }
+                }
+                let record = try RatingRecord(fields: fields, file: file, line: lineNumber)
+                rows.ratings.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator, record: record))
             }
         }
         return rows

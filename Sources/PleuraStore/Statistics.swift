@@ -56,6 +56,9 @@ public struct StatisticsReport: Equatable, Sendable {
     public var ratingsAgreement: FieldAgreement
     /// Per model sha256: severity comparison and per-finding comparisons with every annotator.
     public var models: [(model: String, severity: [ModelComparison], findings: [(Finding, [ModelComparison])])]
+    /// The panel-study analysis of every rating (frames and clips), as `pleura report ratings`
+    /// shows it; nil when nothing is rated.
+    public var ratingStudy: RatingStudy? = nil
 
     public static func == (l: StatisticsReport, r: StatisticsReport) -> Bool {
         l.level == r.level && l.items == r.items && l.annotators == r.annotators && l.severity == r.severity
@@ -72,7 +75,7 @@ extension AnnotationStore {
     /// report.severity.krippendorffAlphaOrdinal
     /// report.severity.pairwise.map { "\($0.a)–\($0.b): \($0.quadraticKappa ?? .nan)" }
     /// ```
-    public func statistics(level: ItemLevel = .frame) throws -> StatisticsReport {
+    public func statistics(level: ItemLevel = .frame, root: String = FileManager.default.currentDirectoryPath) throws -> StatisticsReport {
         let annotatorList = try annotators()
         let nameOf = Dictionary(uniqueKeysWithValues: annotatorList.map { ($0.id, $0.name) })
         let referenceIDs = Set(annotatorList.filter { $0.role == .reference }.map(\.id))
@@ -131,7 +134,10 @@ extension AnnotationStore {
         }
 
         // Ratings.
-        let ratings = try currentRatings().filter { level == .frame ? $0.item.frame != nil : $0.item.frame == nil }
+        // One read of every rating, for the level's summaries below and the whole rating study.
+        let ratingRows = try self.ratings()
+        let ratings = ratingRows.filter { ($0.rating != nil || $0.comment != nil) && (level == .frame ? $0.item.frame != nil : $0.item.frame == nil) }
+            .map { CurrentRating(item: $0.item, annotatorID: $0.annotatorID, context: $0.heatmap, rating: $0.rating, comment: $0.comment) }
         let rated = ratings.compactMap { r in r.rating.map { (r, $0.rawValue) } }
         var perRater: [String: [Int]] = [:], perTarget: [String: [Int]] = [:], perTrue: [String: [Int]] = [:]
         let referenceSeverity: (ItemRef) throws -> Int? = { item in
@@ -164,10 +170,13 @@ extension AnnotationStore {
         let models = try modelComparisons(level: level, itemKeys: itemKeys, table: table, names: names)
 
         func summaries(_ d: [String: [Int]]) -> [(String, RatingSummary)] { d.keys.sorted().map { ($0, RatingSummary(d[$0]!)) } }
-        return StatisticsReport(level: level, items: itemKeys.count, annotators: names, severity: severity, findings: findings,
+        let ratingRecords = try self.ratingRecords(of: ratingRows, root: root).map(\.record)
+        var report = StatisticsReport(level: level, items: itemKeys.count, annotators: names, severity: severity, findings: findings,
                                 ratingsCount: rated.count, ratingsOverall: RatingSummary(rated.map(\.1)),
                                 ratingsPerRater: summaries(perRater), ratingsPerPredictedClass: summaries(perTarget),
                                 ratingsPerTrueClass: summaries(perTrue), ratingsAgreement: ratingsAgreement, models: models)
+        if ratingRecords.contains(where: { $0.rating != nil }) { report.ratingStudy = RatingStudy(records: ratingRecords) }
+        return report
     }
 
     /// Agreement on one field of a table whose values are category indices 0..<categories
@@ -285,7 +294,8 @@ extension StatisticsReport {
     /// `pairwise`: [{`a`, `b`, `n`, `cohen_kappa`, `quadratic_kappa`}]}, `findings`.<name> {`items`,
     /// `fleiss_kappa`, `krippendorff_alpha_nominal`, `pairwise`: [{`a`, `b`, `n`, `cohen_kappa`}]},
     /// `ratings` {`n`, `summary`, `per_rater`, `per_predicted_class`, `per_true_class`,
-    /// `agreement`}, `model` [{`model`, `severity`: [...], `findings`.<name>: [...]}].
+    /// `agreement`}, `rating_study` {section: {group: {statistic: value}}} (``RatingStudy/numbers``; null
+    /// without ratings), `model` [{`model`, `severity`: [...], `findings`.<name>: [...]}].
     public var json: String { jsonValue.serialized }
 
     var jsonValue: JSONValue {
@@ -340,6 +350,13 @@ extension StatisticsReport {
                                 "per_predicted_class": summaries(ratingsPerPredictedClass),
                                 "per_true_class": summaries(ratingsPerTrueClass),
                                 "agreement": field(ratingsAgreement, ordinal: true)]),
+            "rating_study": ratingStudy.map { study in
+                var sections: [String: [String: [String: JSONValue]]] = [:]
+                for row in study.numbers {
+                    sections[row.section, default: [:]][row.group, default: [:]][row.statistic] = Double(row.value).map { .double($0) } ?? .null
+                }
+                return .object(sections.mapValues { .object($0.mapValues { .object($0) }) })
+            } ?? .null,
             "model": .array(models.map { m in
                 .object(["model": .string(m.model), "severity": comparisons(m.severity, ordinal: true),
                          "findings": .object(Dictionary(uniqueKeysWithValues: m.findings.map { ($0.0.csvName, comparisons($0.1, ordinal: false)) }))])

@@ -11,10 +11,12 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             csv writes the canonical label CSV (media,frame,annotator,a_lines,b1_lines,b2_lines,\
             consolidation,severity,quality,note) or rating CSV (media,frame,annotator,model,method,\
-            target,rating,comment); rows are in a fixed order, so exporting, importing into an \
+            target,rating,comment,layer,heatmap_sha256,trial,slot,scale,colormap,opacity,threshold,\
+            class_guess,visible,highlighted,better,seconds: every provenance field and answer, one row \
+            per rater and map); rows are in a fixed order, so exporting, importing into an \
             empty store and exporting again gives the same bytes. jsonl writes one JSON object per \
-            line (ratings with their layer and heatmap hash). labelstudio writes Label Studio tasks \
-            (labels only). Media paths are relative to --root (default: the current directory). \
+            line (ratings with the rating CSV's columns as keys). labelstudio writes Label Studio tasks \
+            (labels with predictions, or ratings: one task per rated map, one annotation per rater). Media paths are relative to --root (default: the current directory). \
             The output file is replaced only when the export succeeded.
             """)
 
@@ -43,8 +45,8 @@ struct ExportCommand: ParsableCommand {
         let db = try AnnotationStore.open(path: store)
         let rootPath = root ?? FileManager.default.currentDirectoryPath
         if format == .pocus { throw PleuraError(file: output, "pocus is an import-only format: export csv, jsonl or labelstudio") }
-        if format == .labelstudio && kind != .labels {
-            throw PleuraError(file: output, "Label Studio export holds labels (and their predictions): use --kind labels, or csv/jsonl for \(kind.rawValue)")
+        if format == .labelstudio && kind != .labels && kind != .ratings {
+            throw PleuraError(file: output, "Label Studio export holds labels (and their predictions) or ratings: use csv/jsonl for \(kind.rawValue)")
         }
         if output == "-" {
             let sink = TextSink(handle: FileHandle.standardOutput)
@@ -80,6 +82,7 @@ struct ExportCommand: ParsableCommand {
         case (.labels, .jsonl): try db.exportLabelJSONLines(root: root, level: level, to: sink)
         case (.labels, .labelstudio): try db.exportLabelStudio(root: root, level: level, to: sink)
         case (.ratings, .csv): try db.exportRatingCSV(root: root, to: sink)
+        case (.ratings, .labelstudio): try db.exportRatingLabelStudio(root: root, to: sink)
         case (.ratings, _): try db.exportRatingJSONLines(root: root, to: sink)
         case (.reviews, _): try db.exportReviews(root: root, format: format, to: sink)
         case (.predictions, _): try db.exportPredictions(root: root, format: format, to: sink)

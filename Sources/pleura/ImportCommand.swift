@@ -48,7 +48,7 @@ struct ImportCommand: ParsableCommand {
         case .csv:
             let firstLine = text.prefix(4096).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).first.map(String.init) ?? ""
             let header = (try? CSV.parse(firstLine, file: file))?.first?.fields ?? []
-            if header == RatingRecord.header {
+            if header == RatingRecord.header || RatingRecord.olderHeaders.contains(header) {
                 summary = try db.importRatingCSV(text: text, file: file, root: root ?? ".", as: annotator)
             } else {
                 summary = try db.importLabelCSV(text: text, file: file, root: root ?? ".", as: annotator)

@@ -148,11 +148,8 @@ struct InferCommand: ParsableCommand {
                     do { r = try model.analysis(image, sector: sector, targets: [.top(head: head)], methods: [cam]) }
                     catch let e as PleuraError { throw PleuraError(file: e.file, "frame \(index) of \(path): " + e.reason) }
                     let map = r.heatmaps[0]
-                    let top = map.className
-                    let bytes = map.values.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
-                    let heatmap = HeatmapRecord(item: item, modelSHA256: modelSHA, method: cam.rawValue, target: "\(head)/\(top)",
-                                                layer: model.card.gradCAMLayer,
-                                                map: PixelImage(width: map.width, height: map.height, format: .gray8, pixels: bytes))
+                    let heatmap = HeatmapRecord(item: item, modelSHA256: modelSHA, method: cam.rawValue, target: map.target,
+                                                layer: model.card.gradCAMLayer, map: map.gray8)
                     var rows: [Prediction] = []
                     for (h, probs) in r.predictions {
                         for (c, p) in probs {
@@ -224,6 +221,8 @@ final class InferWriter: @unchecked Sendable {
 final class InferProgress: @unchecked Sendable {
     let total: Int
     let quiet: Bool
+    /// What the line says is being done, and to what (`verify` … `maps` for `pleura ratings verify`).
+    let verb: String, unit: String
     let tty = isatty(2) != 0
     private let lock = NSLock()
     private var processedCount = 0
@@ -232,7 +231,9 @@ final class InferProgress: @unchecked Sendable {
     private let start = Measure.now()
     private var lastDraw = 0.0
 
-    init(total: Int, quiet: Bool) { self.total = total; self.quiet = quiet }
+    init(total: Int, quiet: Bool, verb: String = "infer", unit: String = "frames") {
+        self.total = total; self.quiet = quiet; self.verb = verb; self.unit = unit
+    }
 
     func did(file: String) { lock.lock(); processedCount += 1; draw(file: file); lock.unlock() }
     func skipped(file: String) { lock.lock(); skippedCount += 1; draw(file: file); lock.unlock() }
@@ -243,8 +244,8 @@ final class InferProgress: @unchecked Sendable {
         let rate = elapsed > 0 ? Double(processedCount) / elapsed : 0
         let remaining = total - processedCount - skippedCount
         let eta = rate > 0 ? Int(Double(remaining) / rate) : 0
-        return String(format: "infer %d/%d frames%@  %.1f frames/s  ETA %d:%02d", processedCount + skippedCount, total,
-                      skippedCount > 0 ? " (\(skippedCount) already done)" : "", rate, eta / 60, eta % 60)
+        return "\(verb) \(processedCount + skippedCount)/\(total) \(unit)" + (skippedCount > 0 ? " (\(skippedCount) already done)" : "")
+            + String(format: "  %.1f \(unit)/s  ETA %d:%02d", rate, eta / 60, eta % 60)
     }
 
     private func draw(file: String) {

@@ -26,6 +26,8 @@ struct Pleura: ParsableCommand {
             HeatmapCommand.self,
             InferCommand.self,
             StoreCommand.self,
+            RatingsCommand.self,
+            ReportCommand.self,
         ]
     )
 }

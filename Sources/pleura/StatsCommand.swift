@@ -28,9 +28,12 @@ struct StatsCommand: ParsableCommand {
     @Option(help: "frame or video.")
     var level: ItemLevel = .frame
 
+    @Option(help: "Folder media paths are written relative to in the rating study (as for export and report).")
+    var root: String?
+
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let report = try AnnotationStore.open(path: store).statistics(level: level)
+        let report = try AnnotationStore.open(path: store).statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath)
         if json { print(report.json); return }
         print(Self.tables(report))
     }
@@ -47,6 +50,38 @@ struct StatsCommand: ParsableCommand {
         }
         return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
             .map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    /// The rating study as `pleura report ratings` shows it (every rating, frames and clips).
+    static func studyTables(_ study: RatingStudy) -> String {
+        var out = ["Rating study (every rating, frames and clips; the numbers of `pleura report ratings`)"]
+        func pct(_ d: Double?) -> String { d.map { String(format: "%.0f %%", $0 * 100) } ?? "—" }
+        out.append(table(["group", "n", "mean", "sd", "median", "positive", "−3 −2 −1 0 1 2 3"], study.groups.map { g in
+            [g.dimension == "all" ? "all" : "\(g.dimension) \(g.dimension == "model" ? String(g.key.prefix(12)) : g.key)",
+             String(g.summary.count), fmt(g.summary.mean), fmt(g.summary.sd), fmt(g.summary.median), pct(g.summary.sharePositive),
+             g.summary.histogram.map(String.init).joined(separator: " ")]
+        }))
+        func est(_ e: RatingStudy.Estimate?) -> String { e.map { "\(fmt($0.value)) [\(fmt($0.low)), \(fmt($0.high))]" } ?? "—" }
+        var agreement = [["Krippendorff α ordinal", "\(study.agreement.units) units", est(study.agreement.alphaOrdinal)]]
+        agreement += study.agreement.pairs.map { ["quadratic κ \($0.a) – \($0.b)", "n \($0.n)", est($0.quadraticKappa)] }
+        out.append("")
+        out.append(table(["agreement (95 % bootstrap CI)", "n", "value [CI]"], agreement))
+        for c in study.comparisons {
+            out.append("")
+            out.append("  paired \(c.label): \(c.pairs) pairs, mean \(fmt(c.meanFirst)) vs \(fmt(c.meanSecond)), Wilcoxon W \(fmt(c.wilcoxonW)) "
+                       + "p \(c.wilcoxonP.map { String(format: "%.4g", $0) } ?? "—") (\(c.nonZero) non-zero); better: \(c.first) \(c.betterFirst), "
+                       + "equal \(c.betterEqual), \(c.second) \(c.betterSecond); α nominal \(fmt(c.betterAlphaNominal)) over \(c.betterUnits) trials")
+            for p in c.betterPairs {
+                out.append("    better \(p.a) – \(p.b): n \(p.n), agreeing \(pct(p.shareAgreeing)), Cohen κ \(fmt(p.cohenKappa))")
+            }
+        }
+        if !study.patterns.isEmpty {
+            out.append("")
+            out.append(table(["pattern highlighted", "method", "asked", "highlighted", "rate", "seen", "rate when seen"], study.patterns.map { p in
+                [p.pattern.rawValue, p.method ?? "all", String(p.asked), String(p.highlighted), pct(p.rate), String(p.visible), pct(p.rateWhenVisible)]
+            }))
+        }
+        return out.joined(separator: "\n")
     }
 
     static func tables(_ r: StatisticsReport) -> String {
@@ -84,6 +119,7 @@ struct StatsCommand: ParsableCommand {
             out.append("  agreement: \(a.items) maps rated by ≥ 2, α ordinal \(fmt(a.krippendorffAlphaOrdinal)), α interval \(fmt(a.krippendorffAlphaInterval))")
             for p in a.pairwise { out.append("  \(p.a) – \(p.b): n \(p.n), quadratic κ \(fmt(p.quadraticKappa))") }
         }
+        if let study = r.ratingStudy { out.append(""); out.append(studyTables(study)) }
         for m in r.models {
             out.append("")
             out.append("Model \(m.model.prefix(16)) against each annotator")

@@ -90,15 +90,82 @@ private func emptyStore() throws -> AnnotationStore {
     try src.fill()
     let first = try src.export { try $0.exportRatingCSV(root: "/data", to: $1) }
     #expect(first == #"""
-        media,frame,annotator,model,method,target,rating,comment
-        "clips/a, comma.mp4",3,rita,m1,gradcam,covid,-3,"only, ""distracting"""
-        "clips/a, comma.mp4",3,rita,m1,gradcam,regular,2,
+        media,frame,annotator,model,method,target,rating,comment,layer,heatmap_sha256,trial,slot,scale,colormap,opacity,threshold,class_guess,visible,highlighted,better,seconds
+        "clips/a, comma.mp4",3,rita,m1,gradcam,covid,-3,"only, ""distracting""",features.3,h0,,,seven,,,,,,,,
+        "clips/a, comma.mp4",3,rita,m1,gradcam,regular,2,,features.3,h1,,,seven,,,,,,,,
 
         """#)
     let dst = try emptyStore()
     try Populated.register(dst, src.shas)
     try dst.importRatingCSV(text: first, file: "ratings.csv", root: "/data")
     #expect(try (TextSink()).then { try dst.exportRatingCSV(root: "/data", to: $0) }.text == first)
+    // The older eight-column file still imports; its missing columns read as empty.
+    let old = try emptyStore()
+    try Populated.register(old, src.shas)
+    try old.importRatingCSV(text: """
+        media,frame,annotator,model,method,target,rating,comment
+        "clips/a, comma.mp4",3,rita,m1,gradcam,covid,-3,"only, ""distracting""\"
+        clips/b.mp4,,rita,m1,gradcam,regular,2,
+
+        """, file: "old.csv", root: "/data")
+    #expect(try TextSink().then { try old.exportRatingCSV(root: "/data", to: $0) }.text == """
+        \(RatingRecord.header.joined(separator: ","))
+        "clips/a, comma.mp4",3,rita,m1,gradcam,covid,-3,"only, ""distracting""\",,,,,seven,,,,,,,,
+        clips/b.mp4,,rita,m1,gradcam,regular,2,,,,,,seven,,,,,,,,
+
+        """)
+}
+
+@Test func ratingsWithFullProvenanceRoundTripThroughCSVAndJSONLines() throws {
+    let src = try Populated()
+    let ann = try src.store.annotator(named: "ann", role: .rater)
+    let s = try src.store.beginSession(annotator: ann, name: "panel", mode: "rate")
+    func ctx(_ method: String) -> HeatmapContext {
+        HeatmapContext(modelSHA256: String(repeating: "b", count: 64), method: method, layer: "features.3",
+                       target: "diagnosis/covid", heatmapSHA256: method + "-map")
+    }
+    let trial = RatingTrial(id: "panel/1", item: ItemRef(mediaSHA256: src.shas[1], frame: 4), scale: .born, maps: [
+        RatedMap(heatmap: ctx("layercam"), overlay: OverlaySettings(colormap: "turbo", opacity: 0.3, threshold: 0.4), slot: .a),
+        RatedMap(heatmap: ctx("gradcam"), overlay: OverlaySettings(colormap: "jet", opacity: 0.5, threshold: nil), slot: .b),
+    ])
+    try src.store.recordRating(TrialAnswers(maps: [MapAnswers(rating: HeatmapRating(rawValue: -2), highlighted: []),
+                                                   MapAnswers(rating: HeatmapRating(rawValue: 3), highlighted: [.bLines, .pleuralLine])],
+                                            classGuess: "covid", visible: [.bLines, .pleuralLine], comment: "B, \"clear\"", better: .b),
+                               for: trial, secondsSpent: 31.25, annotator: ann, session: s)
+    let csv = try src.export { try $0.exportRatingCSV(root: "/data", to: $1) }
+    let b = String(repeating: "b", count: 64)
+    #expect(csv == """
+        \(RatingRecord.header.joined(separator: ","))
+        clips/b.mp4,4,ann,\(b),gradcam,diagnosis/covid,3,"B, ""clear""\",features.3,gradcam-map,panel/1,B,born,jet,0.5,,covid,b_lines;pleural_line,b_lines;pleural_line,B,31.3
+        clips/b.mp4,4,ann,\(b),layercam,diagnosis/covid,-2,"B, ""clear""\",features.3,layercam-map,panel/1,A,born,turbo,0.3,0.4,covid,b_lines;pleural_line,none,B,31.3
+
+        """)
+    // Label Studio: one task per rated map, the rater's answers as results, slot and overlay kept.
+    let ls = try src.export { try $0.exportRatingLabelStudio(root: "/data", to: $1) }
+    let tasks = try #require(try JSONSerialization.jsonObject(with: Data(ls.utf8)) as? [[String: Any]])
+    #expect(tasks.count == 2)
+    let layercamTask = try #require(tasks.first { ($0["data"] as? [String: Any])?["method"] as? String == "layercam" })
+    #expect((layercamTask["data"] as? [String: Any])?["heatmap_sha256"] as? String == "layercam-map")
+    let annotation = try #require((layercamTask["annotations"] as? [[String: Any]])?.first)
+    #expect(annotation["pleura_slot"] as? String == "A" && annotation["lead_time"] as? Double == 31.3)
+    #expect((annotation["pleura_overlay"] as? [String: Any])?["threshold"] as? Double == 0.4)
+    let results = try #require(annotation["result"] as? [[String: Any]])
+    func choices(_ name: String) -> [String]? {
+        (results.first { $0["from_name"] as? String == name }?["value"] as? [String: Any])?["choices"] as? [String]
+    }
+    #expect(choices("rating") == ["-2"] && choices("highlighted") == [] && choices("better") == ["B"])
+    #expect(choices("visible") == ["b_lines", "pleural_line"] && choices("scale") == ["born"])
+    let jsonl = try src.export { try $0.exportRatingJSONLines(root: "/data", to: $1) }
+    #expect(jsonl.contains("\"highlighted\":[]") && jsonl.contains("\"opacity\":0.3") && jsonl.contains("\"better\":\"B\""))
+    for (text, importer) in [(csv, "csv"), (jsonl, "jsonl")] {
+        let dst = try emptyStore()
+        try Populated.register(dst, src.shas)
+        if importer == "csv" { try dst.importRatingCSV(text: text, file: "r.csv", root: "/data") }
+        else { try dst.importJSONLines(text: text, file: "r.jsonl", root: "/data") }
+        #expect(try TextSink().then { try dst.exportRatingCSV(root: "/data", to: $0) }.text == csv, "\(importer) round trip")
+        let rows = try dst.ratings()
+        #expect(rows.count == 2 && rows.allSatisfy { $0.preferred == ($0.heatmap.method == "gradcam") })
+    }
 }
 
 @Test func jsonLinesRoundTripKeepsLayerAndHeatmap() throws {
@@ -185,12 +252,24 @@ private func emptyStore() throws -> AnnotationStore {
     try expectError("", "empty file")
     // Quoted commas and newlines in notes are data, and line numbers count physical lines.
     try expectError(header + "clips/b.mp4,1,alice,1,,,,2,ok,\"a, b\nc\"\nclips/b.mp4,2,alice,2,,,,,,\n", "line 4: a_lines '2'")
-    // Ratings: 5 is out of range.
+    // Ratings: 5 is out of range (in the older eight-column file, which import still reads).
     let ratingError = try #require(throws: PleuraError.self) {
-        try src.store.importRatingCSV(text: RatingRecord.header.joined(separator: ",") + "\nclips/b.mp4,1,r,m,gradcam,covid,5,\n",
+        try src.store.importRatingCSV(text: RatingRecord.olderHeaders[0].joined(separator: ",") + "\nclips/b.mp4,1,r,m,gradcam,covid,5,\n",
                                       file: "r.csv", root: "/data")
     }
     #expect(ratingError.reason == "line 2: rating '5' must be an integer from -3 to 3")
+    // A row of the wrong width under the older header names that header.
+    let widthError = try #require(throws: PleuraError.self) {
+        try src.store.importRatingCSV(text: RatingRecord.olderHeaders[0].joined(separator: ",") + "\nclips/b.mp4,1,r,m,gradcam,covid,2\n",
+                                      file: "r.csv", root: "/data")
+    }
+    #expect(widthError.reason.hasPrefix("line 2: expected 8 fields (media,frame,annotator,model,method,target,rating,comment)"))
+    // Born's scale has no 0.
+    let bornError = try #require(throws: PleuraError.self) {
+        try src.store.importRatingCSV(text: RatingRecord.header.joined(separator: ",")
+                                      + "\nclips/b.mp4,1,r,m,gradcam,covid,0,,l,h,t,,born,,,,,,,,\n", file: "r.csv", root: "/data")
+    }
+    #expect(bornError.reason == "line 2: rating 0 is not on the born scale (−3, −2, −1, 1, 2, 3)")
     #expect(try src.store.eventCount() == 0)
     // And a good file goes in.
     #expect(try src.store.importLabelCSV(text: header + good, file: "in.csv", root: "/data").events == 3)
