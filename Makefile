@@ -13,7 +13,7 @@ RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavco
 	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision
 # What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
 # terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool) and tmux.
-TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine
+TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine mlterm
 
 .PHONY: run test build deps deps-test bench clean
 
