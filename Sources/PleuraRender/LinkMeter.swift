@@ -6,9 +6,10 @@ import PleuraCore
 /// between Pleura and the screen (pty, sshd, TCP) are full, and then returns only as fast as the
 /// far end takes bytes. So when two writes in a row blocked (each returned with the buffers full),
 /// the bytes of the second were drained in the time between the two returns: that is one sample
-/// of the link's rate. Samples are smoothed; writes that did not block only say the link was at
-/// least as fast as what was offered, and lift the estimate slowly (so a link that got faster is
-/// noticed without ever filling the buffers on purpose).
+/// of the link's rate (taken only when the second write waited longer than the pause before it,
+/// so the buffers cannot have run empty in between). Samples are smoothed; a write that did not
+/// block (or waited less than it paused) lifts the estimate by 5 % (so a link that got faster is noticed; the next write that
+/// waits measures it again).
 ///
 /// The meter also keeps the time by which the link will have drained everything written so far,
 /// so playback can skip a frame instead of queueing it behind the previous one
@@ -48,18 +49,28 @@ public final class LinkMeter {
     public func recordWrite(bytes: Int, start: Double, end: Double) {
         guard bytes > 0, end >= start else { return }
         bytesWritten += bytes
-        let blocked = end - start > Self.blockedAfter
-        if blocked, lastBlocked, let previous = lastEnd, bytes >= Self.minimumSampleBytes, end > previous {
+        let duration = end - start
+        let blocked = duration > Self.blockedAfter
+        if blocked, lastBlocked, let previous = lastEnd, bytes >= Self.minimumSampleBytes, start - previous < duration {
+            // Full buffers at both returns, and this write waited longer than the idle time before
+            // it (so the buffers had no time to run empty): the link drained exactly this write's
+            // bytes since the previous return.
             addSample(Double(bytes) / (end - previous))
-        } else if !blocked, let rate = measuredBytesPerSecond, fixedBytesPerSecond == nil,
-                  let previous = lastEnd, start - previous < 1 {
-            // Offered faster than the estimate without blocking: the link is faster than thought.
-            let offered = Double(bytes) / max(start - previous, 0.001)
-            if offered > rate { measuredBytesPerSecond = rate * 1.05 }
+        } else if blocked, measuredBytesPerSecond == nil, bytes >= Self.minimumSampleBytes {
+            // No clean sample yet: start from a lower bound (the buffers may have emptied during
+            // the pause before this write, which at most doubles the time counted), so frames
+            // never queue while the estimate climbs.
+            let pause = lastEnd.map { min(max(0, start - $0), duration) } ?? duration
+            addSample(Double(bytes) / (duration + pause))
+        } else if bytes >= Self.minimumSampleBytes, let rate = measuredBytesPerSecond {
+            // Taken without waiting, or waiting less than the pause before it: the link kept up
+            // and may be faster than thought. Creep up; the next write that has to wait for
+            // longer than it paused measures it again.
+            measuredBytesPerSecond = rate * 1.05
         }
         if let rate = bytesPerSecond {
-            // A blocked write returns with the buffers full: at least this write is still on its way.
-            drainedAt = max(drainedAt, blocked ? end : start) + Double(bytes) / rate
+            // Fluid model: the link works through each write after the ones before it.
+            drainedAt = max(max(drainedAt, start) + Double(bytes) / rate, end)
         } else {
             drainedAt = end
         }

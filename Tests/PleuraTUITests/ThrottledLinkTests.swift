@@ -8,7 +8,7 @@ import PleuraTestSupport
 /// clip (a phantom clip retimed with ffmpeg) plays for 10 s; the relay counts complete sixel
 /// images (`ESC P … ESC \`) as they arrive. Then the pause key is pressed 8 times (each followed
 /// by play again) and the time from writing the key to the relay having read the pause's answer
-/// ("paused on frame", the last byte of the text update) is measured, and the time until the
+/// ("… on frame" of the message "paused on frame N") is measured, and the time until the
 /// refined still frame has arrived.
 ///
 /// Targets (issue 12): at 10 Mbit/s ≥ 0.9 × 30 complete images per second; at 2, 5 and 10 Mbit/s
@@ -43,9 +43,13 @@ import PleuraTestSupport
             .first { $0.hasSuffix(".mp4") })
         // The phantom is 20 fps: the same frames at 30 fps (no frame repeated).
         let clip = dir.appendingPathComponent("clip30.mp4")
+        let once = dir.appendingPathComponent("once30.mp4")
         let retimed = try runProgram(Self.ffmpeg!, ["-nostdin", "-loglevel", "error", "-y", "-i", dir.appendingPathComponent("phantom/" + source).path,
-                                                    "-vf", "setpts=PTS*2/3", "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip.path])
+                                                    "-vf", "setpts=PTS*2/3", "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", once.path])
         try #require(retimed.status == 0, "\(retimed.stderrText)")
+        // 87 frames are 2.9 s: eight times over (23 s), so playback never reaches the end.
+        let looped = try runProgram(Self.ffmpeg!, ["-nostdin", "-loglevel", "error", "-y", "-stream_loop", "7", "-i", once.path, "-c", "copy", clip.path])
+        try #require(looped.status == 0, "\(looped.stderrText)")
         let session = dir.appendingPathComponent("s.toml")
         try "name = \"link\"\nmedia = [\"clip30.mp4\"]\nstore = \"labels.sqlite\"\nannotator = \"tester\"\n"
             .write(to: session, atomically: true, encoding: .utf8)
@@ -205,7 +209,9 @@ final class Relay {
         (Array("\u{1B}[?1;1;0S".utf8), "\u{1B}[?1;0;256S"),
         (Array("\u{1B}[?80$p".utf8), "\u{1B}[?80;2$y"),
     ]
-    private static let pausedText = Array("paused on frame".utf8)
+    /// The pause's message is "paused on frame N"; ncurses sends only the cells that changed
+    /// (the "p" of "playing" stays), and "on frame" appears in no other message or panel line.
+    private static let pausedText = Array("on frame".utf8)
 
     private func consume(_ bytes: ArraySlice<UInt8>, at time: Double) {
         for b in bytes {
