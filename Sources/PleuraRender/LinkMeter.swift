@@ -8,7 +8,7 @@ import PleuraCore
 /// the bytes of the second were drained in the time between the two returns: that is one sample
 /// of the link's rate (taken only when the second write waited longer than the pause before it,
 /// so the buffers cannot have run empty in between). Samples are smoothed; a write that did not
-/// block (or waited less than it paused) lifts the estimate by 5 % (so a link that got faster is noticed; the next write that
+/// block lifts the estimate by 3 % (so a link that got faster is noticed; the next write that
 /// waits measures it again).
 ///
 /// The meter also keeps the time by which the link will have drained everything written so far,
@@ -62,11 +62,10 @@ public final class LinkMeter {
             // never queue while the estimate climbs.
             let pause = lastEnd.map { min(max(0, start - $0), duration) } ?? duration
             addSample(Double(bytes) / (duration + pause))
-        } else if bytes >= Self.minimumSampleBytes, let rate = measuredBytesPerSecond {
-            // Taken without waiting, or waiting less than the pause before it: the link kept up
-            // and may be faster than thought. Creep up; the next write that has to wait for
-            // longer than it paused measures it again.
-            measuredBytesPerSecond = rate * 1.05
+        } else if !blocked, bytes >= Self.minimumSampleBytes, let rate = measuredBytesPerSecond {
+            // Taken without waiting: the link kept up and may be faster than thought. Creep up;
+            // the next writes that have to wait measure it again.
+            measuredBytesPerSecond = rate * 1.03
         }
         if let rate = bytesPerSecond {
             // Fluid model: the link works through each write after the ones before it.
@@ -93,7 +92,7 @@ public final class LinkMeter {
 
     /// True while more than `slack` seconds of earlier output are still on their way: a playing
     /// frame written now would queue behind them.
-    public func isBusy(now: Double, slack: Double = 0.03) -> Bool {
+    public func isBusy(now: Double, slack: Double = 0.01) -> Bool {
         backlogSeconds(now: now) > slack
     }
 

@@ -32,7 +32,7 @@ private func simulate(rate: Double, buffer: Double, frameBytes: Int, gap: Double
     meter.recordWrite(bytes: 100_000, start: 10, end: 10.0001)  // 0.1 s of link
     #expect(meter.isBusy(now: 10.01))
     #expect(abs(meter.backlogSeconds(now: 10.05) - 0.05) < 0.001)
-    #expect(!meter.isBusy(now: 10.08))                          // within the 30 ms slack
+    #expect(!meter.isBusy(now: 10.095))                         // within the 10 ms slack
     #expect(meter.summary.contains("8 Mbit/s") || meter.summary.contains("8.0 Mbit/s"))
 }
 
