@@ -12,9 +12,11 @@ BIN := .build/release/pleura
 RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavcodec-dev \
 	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision
 # What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
-# terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool), tmux, headless
-# Chromium (renders the rating report) and python3-venv (the scipy/scikit-learn reference venv).
-TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine chromium python3-venv
+# terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool), a second sixel
+# terminal (mlterm), tmux, headless Chromium (renders the rating report) and python3-venv (the
+# scipy/scikit-learn reference venv).
+TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine mlterm \
+	chromium python3-venv
 
 .PHONY: run test build deps deps-test bench fuzz clean
 

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Side-by-side sixel rendering on the same 10 POCUS frames at 480×480: pleura render vs img2sixel
-# (default options) vs chafa -f sixels. Bytes per frame and PSNR of the decoded image (sixel2png)
+# Side-by-side sixel rendering on the same 10 POCUS frames at 480×480: pleura render (still
+# quality) vs img2sixel (default options, then -p 16/64/256) vs chafa -f sixels. Bytes per frame and PSNR of the decoded image (sixel2png)
 # against the frame, then whole-process wall time with hyperfine.
 #
 #   sh Benchmarks/render.sh            # needs a release build: make build (or swift build -c release)
@@ -60,6 +60,23 @@ while [ "$i" -lt "$N" ]; do
     i=$((i + 1))
 done
 printf 'total  %10d %8s %10d %8s %8s %10s\n' "$tp" "" "$ti" "" "$(awk "BEGIN { printf \"%.2f\", $tp / $ti }")" "$tc"
+echo
+
+# The rest of the bytes-vs-PSNR curve on the same frames: img2sixel with 16/64/256 colours and
+# chafa drawing exactly 480×480 (60×60 cells of 8×8 px). Totals, and the worst frame's PSNR.
+curve() {   # name, then the command (the frame is appended)
+    name=$1; shift; total=0; worst=999; i=0
+    while [ "$i" -lt "$N" ]; do
+        "$@" "$WORK/f$i.png" > "$WORK/x.six"; sixel2png < "$WORK/x.six" > "$WORK/x.png"
+        total=$((total + $(wc -c < "$WORK/x.six"))); d=$(psnr "$WORK/f$i.png" "$WORK/x.png")
+        worst=$(awk "BEGIN { print ($d < $worst) ? $d : $worst }"); i=$((i + 1))
+    done
+    printf '%-28s %10d bytes  %6.2f× img2sixel  worst %s dB\n' "$name" "$total" "$(awk "BEGIN { print $total / $ti }")" "$worst"
+}
+curve "img2sixel -p 16" img2sixel -p 16
+curve "img2sixel -p 64" img2sixel -p 64
+curve "img2sixel -p 256" img2sixel -p 256
+[ $HAVE_CHAFA -eq 1 ] && curve "chafa -f sixels 480×480" chafa -f sixels -s 60x60 --font-ratio 1 --animate off
 echo
 
 # Whole process: each command renders all frames, output discarded.

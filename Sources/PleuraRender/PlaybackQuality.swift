@@ -51,6 +51,7 @@ public final class PlaybackQuality {
 
     /// The rung for the next frame given the link's rate (bytes/s; nil: unknown, start at the best
     /// rung and let the first frames measure it) and the clip's frame rate.
+    @discardableResult
     public func chooseRung(linkBytesPerSecond: Double?, framesPerSecond: Double) -> Int {
         guard let rate = linkBytesPerSecond, framesPerSecond > 0 else { rung = 0; return 0 }
         let budget = rate * Self.headroom / framesPerSecond

@@ -25,6 +25,59 @@ public enum GraphicsChoice: Equatable, Sendable {
     }
 }
 
+/// A DEC private mode's state as DECRQM (`CSI ? Pd $ p`) reports it (`CSI ? Pd ; Ps $ y`).
+public enum ModeState: Int, Sendable {
+    case notRecognised = 0, set = 1, reset = 2, permanentlySet = 3, permanentlyReset = 4
+
+    public var name: String {
+        switch self {
+        case .notRecognised: return "not recognised"
+        case .set: return "set"
+        case .reset: return "reset"
+        case .permanentlySet: return "permanently set"
+        case .permanentlyReset: return "permanently reset"
+        }
+    }
+}
+
+/// Where sixel images land, and what to send so they land at the cursor (in the pane).
+///
+/// DECSDM (private mode 80) chooses between "sixel scrolling" (an image is drawn at the cursor and
+/// may scroll the screen) and "sixel display mode" (drawn at the top-left corner, never scrolls).
+/// xterm's `sixelScrolling: false` resource starts it *set*, which draws Pleura's picture over the
+/// title bar. Pleura needs images at the cursor: when the terminal reports the mode set, it
+/// resets it (`CSI ? 80 l`: sixel scrolling, images at the cursor, as in xterm and the VT340's
+/// DECSDM; checked in xterm with both `sixelScrolling` settings and in mlterm by the real-terminal
+/// tests) and sets it again on exit, on signals and on crashes. Its images never reach the bottom row (the status line is
+/// below the pane) and never end with a graphics new line, so scrolling mode scrolls nothing.
+public enum SixelPlacement {
+    /// DECRQM for mode 80, then DA1 (which every terminal answers: it ends the wait).
+    public static let query = "\u{1B}[?80$p\u{1B}[c"
+    /// Sent at start-up: images at the cursor.
+    public static let atCursor: [UInt8] = Array("\u{1B}[?80l".utf8)
+    /// Puts mode 80 back as it was found.
+    public static let restoreSet: [UInt8] = Array("\u{1B}[?80h".utf8)
+
+    /// What to send at start-up and at exit for the state the terminal reported (nil: no answer).
+    /// Nothing is sent to a terminal that did not answer or does not know the mode, and nothing
+    /// when the mode is already reset or cannot be changed.
+    public static func plan(for state: ModeState?) -> (start: [UInt8], restore: [UInt8]) {
+        state == .set ? (atCursor, restoreSet) : ([], [])
+    }
+
+    /// For `pleura doctor`: the state found and what Pleura does about it.
+    public static func describe(_ state: ModeState?) -> String {
+        switch state {
+        case nil: return "no answer to DECRQM ?80: the terminal's setting is used as it is"
+        case .notRecognised?: return "mode 80 not recognised: images are drawn at the cursor"
+        case .reset?: return "reset (sixel scrolling): images at the cursor, as Pleura needs"
+        case .set?: return "set (sixelScrolling off, images at the top-left): Pleura resets it while it runs and sets it again on exit"
+        case .permanentlyReset?: return "permanently reset: images at the cursor"
+        case .permanentlySet?: return "permanently set: images are drawn at the top-left corner over the screen; use another terminal setting or --graphics halfblock"
+        }
+    }
+}
+
 /// A terminal multiplexer between Pleura and the real terminal.
 public enum Multiplexer: String, Sendable {
     case tmux, screen
@@ -49,6 +102,8 @@ public struct TerminalCapabilities: Equatable, Sendable {
     /// Text area size in pixels (`CSI 14 t`, else TIOCGWINSZ's pixel fields).
     public var windowWidthPixels: Int?
     public var windowHeightPixels: Int?
+    /// The state of private mode 80 (DECSDM, sixel display mode) from DECRQM; nil: no answer.
+    public var sixelDisplayMode: ModeState?
     /// Sixel colour registers (XTSMGRAPHICS item 1).
     public var colorRegisters: Int?
     /// Largest sixel image the terminal accepts (XTSMGRAPHICS item 2).
@@ -120,8 +175,9 @@ public struct TerminalCapabilities: Equatable, Sendable {
 /// ```
 /// Call it before ncurses takes the terminal (or between `endwin` and `refresh`).
 public enum TerminalProbe {
-    /// The queries, in order: cell size, window size, colour registers, sixel geometry, DA1.
-    public static let queries = "\u{1B}[16t\u{1B}[14t\u{1B}[?1;1;0S\u{1B}[?2;1;0S\u{1B}[c"
+    /// The queries, in order: cell size, window size, colour registers, sixel geometry, DECSDM's
+    /// state (DECRQM ?80), DA1.
+    public static let queries = "\u{1B}[16t\u{1B}[14t\u{1B}[?1;1;0S\u{1B}[?2;1;0S\u{1B}[?80$p\u{1B}[c"
 
     /// Probes `/dev/tty` (the controlling terminal, whatever stdin/stdout are redirected to).
     public static func probeControllingTerminal(timeout: Double = 0.2,
@@ -180,8 +236,51 @@ public enum TerminalProbe {
         return caps
     }
 
+    /// Asks for DECSDM's state alone (the terminal's own setting, to restore on exit); nil when
+    /// nothing answers DECRQM within `timeout`.
+    public static func sixelDisplayMode(fd: Int32, timeout: Double = 0.2) -> ModeState? {
+        guard isatty(fd) == 1 else { return nil }
+        for reply in parseReplies(exchange(fd: fd, timeout: timeout, queries: SixelPlacement.query)) {
+            if case .privateMode(80, let state) = reply { return state }
+        }
+        return nil
+    }
+
+    /// What ``measureThroughput(fd:maxSeconds:)`` found.
+    public struct Throughput: Sendable {
+        public var bytesPerSecond: Double
+        public var bytes: Int
+        public var seconds: Double
+        /// The round trip of a DA1 query alone, subtracted from the timing.
+        public var roundTrip: Double
+    }
+
+    /// Measures how fast the terminal takes bytes: writes a block of SGR resets (`CSI 0 m`, which
+    /// draw nothing) followed by DA1 and times the answer, minus the round trip of DA1 alone;
+    /// the block doubles from 64 KiB until one takes at least a quarter of `maxSeconds`. nil when
+    /// the terminal does not answer DA1.
+    public static func measureThroughput(fd: Int32, maxSeconds: Double = 2) -> Throughput? {
+        guard isatty(fd) == 1 else { return nil }
+        func timed(_ query: String) -> Double? {
+            let start = Measure.now()
+            let reply = exchange(fd: fd, timeout: maxSeconds, queries: query)
+            return containsDA1Reply(reply) ? Measure.now() - start : nil
+        }
+        guard let roundTrip = timed("\u{1B}[c") else { return nil }
+        var bytes = 65_536
+        while true {
+            let block = String(repeating: "\u{1B}[0m", count: bytes / 4)
+            guard let t = timed(block + "\u{1B}[c") else { return nil }
+            let transfer = max(t - roundTrip, 1e-4)
+            if t >= maxSeconds / 4 || bytes >= 16 << 20 {
+                return Throughput(bytesPerSecond: Double(bytes) / transfer, bytes: bytes, seconds: t, roundTrip: roundTrip)
+            }
+            bytes *= 4
+        }
+    }
+
     /// Writes the queries and collects the replies until DA1's answer or the timeout.
-    static func exchange(fd: Int32, timeout: Double) -> [UInt8] {
+    static func exchange(fd: Int32, timeout: Double, queries: String = TerminalProbe.queries) -> [UInt8] {
         var saved = termios()
         guard tcgetattr(fd, &saved) == 0 else { return [] }
         var raw = saved
@@ -226,6 +325,8 @@ public enum TerminalProbe {
         case windowSize(width: Int, height: Int)
         case colorRegisters(Int)
         case sixelGeometry(width: Int, height: Int)
+        /// DECRPM: a DEC private mode's state.
+        case privateMode(Int, ModeState)
     }
 
     /// Finds the answers in what the terminal sent (anything else, e.g. typed keys, is skipped).
@@ -243,6 +344,7 @@ public enum TerminalProbe {
             var params: [Int] = []
             var current: Int?
             var final: UInt8?
+            var intermediate: UInt8?
             while j < bytes.count {
                 let b = bytes[j]
                 if b >= 0x30 && b <= 0x39 {
@@ -252,6 +354,8 @@ public enum TerminalProbe {
                     params.append(current ?? 0); current = nil
                 } else if b >= 0x40 && b <= 0x7E {
                     final = b; break
+                } else if b >= 0x20 && b <= 0x2F {
+                    intermediate = b
                 } else if b < 0x20 || b >= 0x80 {
                     break       // not a well-formed reply
                 }
@@ -270,6 +374,8 @@ public enum TerminalProbe {
                 replies.append(.colorRegisters(params[2]))
             case (true, UInt8(ascii: "S")) where params.count >= 4 && params[0] == 2 && params[1] == 0:
                 replies.append(.sixelGeometry(width: params[2], height: params[3]))
+            case (true, UInt8(ascii: "y")) where intermediate == UInt8(ascii: "$") && params.count >= 2:
+                if let state = ModeState(rawValue: params[1]) { replies.append(.privateMode(params[0], state)) }
             default:
                 break
             }
@@ -294,6 +400,8 @@ public enum TerminalProbe {
                 caps.colorRegisters = n
             case .sixelGeometry(let w, let h) where w > 0 && h > 0:
                 caps.maxSixelWidth = w; caps.maxSixelHeight = h
+            case .privateMode(80, let state):
+                caps.sixelDisplayMode = state
             default:
                 break
             }

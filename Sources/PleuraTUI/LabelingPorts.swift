@@ -90,6 +90,9 @@ public protocol PaneImageEncoder: AnyObject {
     func encode(_ content: PaneContent, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8]
     /// A new clip starts (palettes computed for the old one no longer fit).
     func clipChanged()
+    /// The next ``encode(_:columns:rows:origin:)`` is a frame of playback at this frame rate over
+    /// this link (cheaper, sized to fit it), or, with nil, a still frame (full quality).
+    func setPlayback(framesPerSecond: Double?, link: LinkMeter)
 }
 
 extension LabelSet {

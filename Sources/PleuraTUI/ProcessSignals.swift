@@ -18,11 +18,14 @@ enum ProcessSignals {
     private static let pending = Atomic<UInt64>(0)
     nonisolated(unsafe) private static var savedTermios = termios()
     nonisolated(unsafe) private static var ttyDescriptor: Int32 = -1
+    /// Terminal modes to put back on a crash (DECSDM, see ``Terminal``), built before any handler runs.
+    nonisolated(unsafe) private static var restoreModes: [UInt8] = []
 
     /// Installs the handlers. `tty` is the terminal's descriptor and its settings before ncurses
     /// changed them, used to put the terminal back if the process crashes.
-    static func install(tty: Int32) {
+    static func install(tty: Int32, restore modes: [UInt8] = []) {
         ttyDescriptor = tty
+        restoreModes = modes
         tcgetattr(tty, &savedTermios)
         let record: @convention(c) (Int32) -> Void = { sig in
             ProcessSignals.pending.bitwiseOr(UInt64(1) << UInt64(sig), ordering: .relaxed)
@@ -78,5 +81,6 @@ enum ProcessSignals {
         // Leave the alternate screen, show the cursor, reset attributes.
         let reset: [UInt8] = Array("\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l\r\n".utf8)
         _ = reset.withUnsafeBytes { write(ttyDescriptor, $0.baseAddress, $0.count) }
+        if !restoreModes.isEmpty { _ = restoreModes.withUnsafeBytes { write(ttyDescriptor, $0.baseAddress, $0.count) } }
     }
 }

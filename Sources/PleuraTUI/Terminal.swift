@@ -1,6 +1,7 @@
 import CNcursesw
 import Foundation
 import PleuraCore
+import PleuraRender
 
 /// The ncurses screen on the controlling terminal, plus raw writes for images.
 ///
@@ -38,6 +39,12 @@ final class Terminal {
     let descriptor: Int32
     private var closed = false
     private(set) var hasColour = false
+    /// DECSDM as the terminal had it, and the bytes that put images at the cursor / restore it
+    /// (see ``SixelPlacement``).
+    private(set) var sixelDisplayMode: ModeState?
+    private var placement: (start: [UInt8], restore: [UInt8]) = ([], [])
+    /// How fast the terminal drains what Pleura writes (timed in ``writeAll(_:)``).
+    let link = LinkMeter()
 
     private init(file: UnsafeMutablePointer<FILE>, screen: OpaquePointer, window: UnsafeMutablePointer<WINDOW>) {
         self.file = file
@@ -63,7 +70,10 @@ final class Terminal {
         if termName.isEmpty {
             throw PleuraError(file: "$TERM", "is not set; set it to your terminal's type (e.g. xterm-256color)")
         }
-        ProcessSignals.install(tty: fileno(f))
+        // The terminal's own DECSDM setting, asked before ncurses reads the terminal.
+        let displayMode = TerminalProbe.sixelDisplayMode(fd: fileno(f))
+        let placement = SixelPlacement.plan(for: displayMode)
+        ProcessSignals.install(tty: fileno(f), restore: placement.restore)
         guard let screen = newterm(nil, f, f) else {
             ProcessSignals.uninstall()
             throw PleuraError(file: "$TERM", "'\(SafeText.sanitize(termName))' is unknown to ncurses (no terminfo entry); try TERM=xterm-256color")
@@ -74,6 +84,9 @@ final class Terminal {
             throw PleuraError(file: "/dev/tty", "ncurses started without a screen")
         }
         let terminal = Terminal(file: f, screen: screen, window: window)
+        terminal.sixelDisplayMode = displayMode
+        terminal.placement = placement
+        terminal.writeAll(placement.start)
         cbreak()               // keys arrive one by one; Ctrl-C/Ctrl-Z still raise signals
         noecho()
         nonl()
@@ -171,9 +184,13 @@ final class Terminal {
         writeAll(out)
     }
 
-    /// Writes raw bytes to the terminal (everything, retrying short writes).
+    /// Writes raw bytes to the terminal (everything, retrying short writes). The time the write
+    /// took goes to ``link``: a write blocks while the terminal (or the SSH link in front of it)
+    /// has not drained what came before, which is how the link's speed shows.
     func writeAll(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
         fflush(file)
+        let start = Measure.now()
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -182,6 +199,7 @@ final class Terminal {
                 offset += n
             }
         }
+        link.recordWrite(bytes: bytes.count, start: start, end: Measure.now())
     }
 
     /// Waits up to `milliseconds` (capped at ``pollInterval``) for a key, a resize or a signal.
@@ -239,9 +257,11 @@ final class Terminal {
     /// Gives the terminal back to the shell for Ctrl-Z; ``resume()`` takes it again.
     func suspend() {
         endwin()
+        writeAll(placement.restore)
     }
 
     func resume() {
+        writeAll(placement.start)
         invalidate()
         refresh()
     }
@@ -257,6 +277,7 @@ final class Terminal {
         clearok(window, true)
         wrefresh(window)
         endwin()
+        writeAll(placement.restore)
         delscreen(screen)
         fclose(file)
         ProcessSignals.uninstall()

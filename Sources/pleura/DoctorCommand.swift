@@ -30,9 +30,25 @@ struct DoctorCommand: ParsableCommand {
     @Option(help: "Also check this store (as `pleura store verify`).")
     var store: String?
 
+    @Flag(help: "Do not time the link to the terminal (it writes up to a few MB of no-op escape codes).")
+    var noLink = false
+
     func run() throws {
         let caps = TerminalProbe.probeControllingTerminal(timeout: Double(max(10, min(timeout, 5000))) / 1000)
-        var lines = Self.report(caps, override: graphics, loadModel: !noModel)
+        var link: String
+        if noLink {
+            link = "not measured (--no-link)"
+        } else if caps.answered {
+            let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            let measured = fd >= 0 ? TerminalProbe.measureThroughput(fd: fd) : nil
+            if fd >= 0 { close(fd) }
+            link = measured.map {
+                LinkMeter.megabits($0.bytesPerSecond) + String(format: " (%d KiB of no-op escape codes in %.2f s, round trip %.0f ms); playback fits its frames to what it measures while it runs, or to --link MBIT", $0.bytes / 1024, $0.seconds, $0.roundTrip * 1000)
+            } ?? "not measured: the terminal stopped answering"
+        } else {
+            link = "not measured: the terminal answers no query"
+        }
+        var lines = Self.report(caps, override: graphics, loadModel: !noModel, link: link)
         if let store {
             lines.append("")
             lines.append("Store")
@@ -53,7 +69,7 @@ struct DoctorCommand: ParsableCommand {
     }
 
     /// The report as lines (sanitised: TERM and library strings come from outside).
-    static func report(_ caps: TerminalCapabilities, override: GraphicsMode?, loadModel: Bool = true) -> [String] {
+    static func report(_ caps: TerminalCapabilities, override: GraphicsMode?, loadModel: Bool = true, link: String? = nil) -> [String] {
         var lines: [String] = []
         func line(_ key: String, _ value: String) {
             lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
@@ -67,7 +83,10 @@ struct DoctorCommand: ParsableCommand {
                                          : String(format: "nothing within %.0f ms", caps.elapsed * 1000))
         if let da = caps.deviceAttributes { line("  device attributes", da.map(String.init).joined(separator: ";")) }
         line("  sixel", (caps.sixel ? "yes — " : "no — ") + caps.sixelReason)
-        if let n = caps.colorRegisters { line("  colour registers", "\(n)") }
+        line("  colour registers", caps.colorRegisters.map { "\($0) (sixel palettes use up to \(min(256, $0)))" }
+             ?? "not reported (XTSMGRAPHICS unanswered): up to 256 are used")
+        line("  sixel mode", "DECSDM (mode 80) " + SixelPlacement.describe(caps.sixelDisplayMode))
+        if let link { line("  link", link) }
         if let w = caps.maxSixelWidth, let h = caps.maxSixelHeight { line("  largest sixel", "\(w)×\(h) px") }
         if let c = caps.columns, let r = caps.rows { line("  text size", "\(c)×\(r) cells") }
         if let w = caps.cellWidth, let h = caps.cellHeight { line("  cell size", "\(w)×\(h) px") }

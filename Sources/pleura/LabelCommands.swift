@@ -17,6 +17,10 @@ struct TUIOptions: ParsableArguments {
     var annotator: String?
     @Option(help: "Images: auto (probe the terminal), sixel, halfblock or none.")
     var graphics: String = "auto"
+    @Option(name: .customLong("link"), help: ArgumentHelp(
+        "The link to the terminal in Mbit/s (e.g. 5 over a slow SSH link): playback sizes its frames to it instead of measuring it (default: the session's link_mbit, else measured).",
+        valueName: "MBIT"))
+    var linkMegabits: Double?
 }
 
 struct RunCommand: ParsableCommand {
@@ -72,7 +76,10 @@ enum TUILauncher {
         }
         let keymap = try Keymap.resolve(options.keymap ?? session.keymap, sessionFile: url)
         let shell = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
-        let ending = try ShellApp.run(shell) { fd in
+        if let link = options.linkMegabits, !(link > 0 && link <= 100_000) {
+            throw PleuraError(file: "--link", "must be the link's speed in Mbit/s, a number above 0 (e.g. 10)")
+        }
+        let ending = try ShellApp.run(shell, linkMegabits: options.linkMegabits ?? session.linkMegabits) { fd in
             TerminalProbe.probe(fd: fd).paneEncoder(override: graphics)
         }
         if case .signal(let sig) = ending { exit(128 + sig) }

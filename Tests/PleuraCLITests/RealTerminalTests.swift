@@ -271,6 +271,13 @@ func xtermShowsSixelAndDoctorSaysSo() throws {
         let doctor = (try? String(contentsOfFile: doctorFile, encoding: .utf8)) ?? ""
         #expect(doctorValue(doctor, "sixel")?.hasPrefix("yes — the terminal reports sixel") == true, "\(doctor)")
         #expect(doctorValue(doctor, "images") == "sixel", "\(doctor)")
+        // Issue 12: the sixel mode found (xterm answers DECRQM ?80), its colour registers, and the
+        // link measured by timing no-op escape codes through the real terminal.
+        #expect(doctorValue(doctor, "sixel mode")?.hasPrefix("DECSDM (mode 80) ") == true
+                && doctorValue(doctor, "sixel mode")?.contains("no answer") == false, "\(doctor)")
+        #expect(doctorValue(doctor, "colour registers")?.first?.isNumber == true, "\(doctor)")
+        #expect(doctorValue(doctor, "link")?.contains("Mbit/s") == true, "\(doctor)")
+        print("doctor in xterm: sixel mode \(doctorValue(doctor, "sixel mode") ?? "-"); registers \(doctorValue(doctor, "colour registers") ?? "-"); link \(doctorValue(doctor, "link") ?? "-")")
     }) { shot, window in
         // The dark pixels in xterm's white window are the image.
         guard let box = shot.darkBox(in: window) else { return "nothing drawn" }

@@ -127,3 +127,24 @@ private final class PseudoTerminal {
     #expect(!caps.answered && !caps.sixel && caps.elapsed < 0.05)
     #expect(caps.sixelReason.contains("not a terminal"))
 }
+
+/// DECRPM (`CSI ? 80 ; Ps $ y`) gives DECSDM's state; only a set mode is changed and restored.
+@Test func probeReadsDECSDMAndPlansPlacement() {
+    var caps = TerminalProbe.fromEnvironment(["TERM": "xterm"])
+    TerminalProbe.apply(TerminalProbe.parseReplies(Array("\u{1B}[?80;1$y\u{1B}[?63;1;2;4c".utf8)), to: &caps)
+    #expect(caps.sixelDisplayMode == .set)
+    let set = SixelPlacement.plan(for: .set)
+    #expect(set.start == Array("\u{1B}[?80l".utf8) && set.restore == Array("\u{1B}[?80h".utf8))
+    for state in [ModeState.reset, .notRecognised, .permanentlySet, .permanentlyReset] {
+        #expect(SixelPlacement.plan(for: state).start.isEmpty && SixelPlacement.plan(for: state).restore.isEmpty, "\(state)")
+    }
+    #expect(SixelPlacement.plan(for: nil).start.isEmpty)
+    var reset = TerminalCapabilities()
+    TerminalProbe.apply(TerminalProbe.parseReplies(Array("\u{1B}[?80;2$y".utf8)), to: &reset)
+    #expect(reset.sixelDisplayMode == .reset)
+    // Another mode's report, or one without the `$`, is not DECSDM.
+    var other = TerminalCapabilities()
+    TerminalProbe.apply(TerminalProbe.parseReplies(Array("\u{1B}[?25;1$y\u{1B}[?80;1y".utf8)), to: &other)
+    #expect(other.sixelDisplayMode == nil)
+    #expect(TerminalProbe.queries.contains("\u{1B}[?80$p"))
+}

@@ -149,10 +149,13 @@ public struct Session: Sendable {
     public var schema: LabelSchema
     /// What a rate session rates and asks (nil for label and review sessions).
     public var rate: RateSettings?
+    /// The link to the terminal in Mbit/s (`link_mbit`), fixing what playback plans with instead
+    /// of measuring it from write timing; nil: measure.
+    public var linkMegabits: Double? = nil
 
     /// The settings a session file may contain (anything else is a typo and an error).
     static let knownKeys: Set<String> = [
-        "name", "mode", "media", "store", "annotator", "keymap", "order", "seed", "blinding",
+        "name", "mode", "media", "store", "annotator", "keymap", "order", "seed", "blinding", "link_mbit",
         "sampling", "sampling.every", "sampling.per_clip",
         "model", "model.path", "model.heatmap",
         "schema", "schema.findings", "schema.severity", "schema.quality", "schema.note",
@@ -322,9 +325,16 @@ public struct Session: Sendable {
             rate = RateSettings(models: [model?.path ?? "embedded"], methods: [model?.heatmap ?? .gradcam])
         }
 
-        return Session(file: file, name: name, mode: mode, media: media, store: store, annotator: annotator,
-                       keymap: keymap, sampling: sampling, order: order, blinding: blinding, model: model, schema: schema,
-                       rate: rate)
+        var session = Session(file: file, name: name, mode: mode, media: media, store: store, annotator: annotator,
+                              keymap: keymap, sampling: sampling, order: order, blinding: blinding, model: model, schema: schema,
+                              rate: rate)
+        if let v = table["link_mbit"] {
+            guard let x = v.double ?? v.int.map(Double.init), x > 0, x <= 100_000 else {
+                throw fail("link_mbit", "link_mbit must be the link's speed in Mbit/s, a number above 0 (e.g. 10)")
+            }
+            session.linkMegabits = x
+        }
+        return session
     }
 
     /// `{cache}/x` → Pleura's cache folder; `~/x` → home; relative → against `dir`.

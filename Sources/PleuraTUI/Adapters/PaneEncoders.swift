@@ -3,22 +3,30 @@ import PleuraCore
 import PleuraRender
 
 /// Sixel images through PleuraRender's `SixelEncoder`: the frame is scaled to fit the pane's
-/// pixel size (cells × cell size from the terminal probe) and centred horizontally; one encoder
-/// per clip so its palette is reused from frame to frame.
+/// pixel size (cells × cell size from the terminal probe) and centred horizontally. A still frame
+/// gets the still quality (≥ 40 dB); a playing frame the best rung of ``PlaybackQuality`` that
+/// fits the link. Encoders live per clip so their palettes are reused from frame to frame.
 public final class SixelPane: PaneImageEncoder {
     public let name = "sixel"
-    private let encoder: SixelEncoder
+    private let still: SixelEncoder
+    private let playing: PlaybackQuality
     private let cell: (width: Int, height: Int)
+    private var playback: (framesPerSecond: Double, link: LinkMeter)?
 
-    public init(capabilities: TerminalCapabilities) {
-        cell = capabilities.cellPixelSize
-        encoder = SixelEncoder(options: .init(maxColors: min(256, max(2, capabilities.colorRegisters ?? 256))))
+    public convenience init(capabilities: TerminalCapabilities) {
+        let c = capabilities.cellPixelSize
+        self.init(cellWidth: c.width, cellHeight: c.height, maxColors: min(256, max(2, capabilities.colorRegisters ?? 256)))
     }
 
     /// For benchmarks: a given cell size.
     public init(cellWidth: Int, cellHeight: Int, maxColors: Int = 256) {
         cell = (cellWidth, cellHeight)
-        encoder = SixelEncoder(options: .init(maxColors: maxColors))
+        still = SixelEncoder(options: .still(maxColors: maxColors))
+        playing = PlaybackQuality(maxColors: maxColors)
+    }
+
+    public func setPlayback(framesPerSecond: Double?, link: LinkMeter) {
+        playback = framesPerSecond.map { ($0, link) }
     }
 
     public func encode(_ content: PaneContent, columns: Int, rows: Int, origin: (row: Int, column: Int)) throws -> [UInt8] {
@@ -30,11 +38,26 @@ public final class SixelPane: PaneImageEncoder {
         if let overlay = content.overlay { scaled = Compositor.overlay(scaled, heatmap: overlay.heatmap, style: overlay.style) }
         let indent = (paneWidth - rect.width) / 2 / cell.width
         var out: [UInt8] = indent > 0 ? Array("\u{1B}[\(indent)C".utf8) : []
-        out += try encoder.encode(scaled)
+        if let playback {
+            playing.chooseRung(linkBytesPerSecond: playback.link.bytesPerSecond, framesPerSecond: playback.framesPerSecond)
+            out += try playing.encode(scaled)
+        } else {
+            out += try still.encode(scaled)
+            if let path = Self.paneDump { try? Self.writePPM(scaled, to: path) }
+        }
         return out
     }
 
-    public func clipChanged() { encoder.reset() }
+    public func clipChanged() { still.reset(); playing.reset() }
+
+    /// Test hook: real-terminal tests compare a screenshot of the pane with the frame exactly as
+    /// it was scaled for it, so each still frame's scaled image is written here (binary PPM).
+    private static let paneDump = ProcessInfo.processInfo.environment["PLEURA_TEST_PANE_DUMP"]
+
+    private static func writePPM(_ image: PixelImage, to path: String) throws {
+        let rgb = image.toRGB()
+        try Data(Array("P6\n\(rgb.width) \(rgb.height)\n255\n".utf8) + rgb.pixels).write(to: URL(fileURLWithPath: path))
+    }
 }
 
 /// Unicode half-blocks (`▀`, two pixels per cell) where the terminal has no sixel.
@@ -63,6 +86,7 @@ public final class HalfBlockPane: PaneImageEncoder {
     }
 
     public func clipChanged() {}
+    public func setPlayback(framesPerSecond: Double?, link: LinkMeter) {}
 }
 
 /// No pictures (`--graphics none`): the pane says so.
@@ -73,6 +97,7 @@ public final class NoImagePane: PaneImageEncoder {
         Array("(images are off: --graphics none)".utf8)
     }
     public func clipChanged() {}
+    public func setPlayback(framesPerSecond: Double?, link: LinkMeter) {}
 }
 
 extension TerminalCapabilities {

@@ -23,13 +23,14 @@ public enum ShellApp {
     /// `makeEncoder` receives the terminal's file descriptor before ncurses starts (to probe
     /// what graphics it can show) and returns the pane's image encoder.
     @discardableResult
-    public static func run(_ shell: Shell,
+    public static func run(_ shell: Shell, linkMegabits: Double? = nil,
                            makeEncoder: (Int32) throws -> PaneImageEncoder) throws -> Ending {
         let tty = try Terminal.openControllingTTY()
         let encoder: PaneImageEncoder
         do { encoder = try makeEncoder(fileno(tty)) } catch { fclose(tty); throw error }
         let terminal = try Terminal.open(tty: tty)
         defer { terminal.close() }
+        terminal.link.fixedBytesPerSecond = linkMegabits.map { $0 * 1_000_000 / 8 }
         let screen = ShellScreen(terminal: terminal, shell: shell, encoder: encoder)
         if let log = ProcessInfo.processInfo.environment["PLEURA_TEST_IMAGE_LOG"] {
             // Test hook: one line per image written, so tests can count them (start-up sends one).

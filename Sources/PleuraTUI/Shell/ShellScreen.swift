@@ -36,6 +36,8 @@ final class ShellScreen {
     /// The last image's bytes and what they show, so a repaint after ncurses drew over the pane
     /// writes them again without decoding or encoding.
     private var cachedImage: (key: String, bytes: [UInt8])?
+    /// The last playing frame written (nil after a still one), so a repeated frame is not resent.
+    private var lastPlayedBytes: [UInt8]?
     /// Called after image bytes reached the terminal (benchmarks and tests hook in here).
     var onImageWritten: ((Int) -> Void)?
     /// The side panel's rows as last drawn (see ``drawText()``).
@@ -282,11 +284,18 @@ final class ShellScreen {
     /// frame, the pane or the overlay changed) and writes it. Playback pacing hooks in here.
     func sendFrame() {
         guard !layout.isTooSmall else { return }
+        // Playing: a frame goes out only when the link has drained the last one (a dropped frame,
+        // not a queue in front of the next key), at a quality that fits it; still frames get the
+        // full quality (the key tells them apart, so stopping refines the frame on screen).
+        let playing = shell.isPlaying
+        if playing, terminal.link.isBusy(now: Measure.now()) { return }
         let modeKey = (try? shell.mode.paneContent(shell))??.key
         let key = "\(shell.clipIndex)/\(shell.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(modeKey ?? shell.overlayKey)"
+            + (playing ? "/playing" : "")
         if cachedImage?.key != key {
             do {
                 guard let content = try shell.displayContent() else { return }
+                encoder.setPlayback(framesPerSecond: playing ? shell.framesPerSecond : nil, link: terminal.link)
                 let bytes = try encoder.encode(content, columns: layout.imageColumns, rows: layout.imageRows,
                                                origin: (layout.imageRow, layout.imageColumn))
                 cachedImage = (key, bytes)
@@ -300,6 +309,9 @@ final class ShellScreen {
             }
         }
         guard let bytes = cachedImage?.bytes else { return }
+        // A playing frame identical to the one on screen (a repeated frame) is not sent again.
+        if playing, bytes == lastPlayedBytes { return }
+        lastPlayedBytes = playing ? bytes : nil
         terminal.writeImage(bytes, row: layout.imageRow, column: layout.imageColumn)
         onImageWritten?(bytes.count)
     }
