@@ -6,6 +6,7 @@
 # Fuzz/seeds/NAME plus files made here (phantom labels and clips, the repo's sessions and keymaps).
 # A finding (crash, sanitizer report, timeout, out-of-memory) is saved under
 # .build-fuzz/findings/NAME/ and makes the script exit 1; turn it into a regression test.
+# FUZZ_TIMEOUT (default 10 s) is the per-input limit; a loaded machine needs more for media.
 set -eu
 SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
@@ -57,9 +58,10 @@ for name in $NAMES; do
     # strdup'd strings, a few hundred bytes per parse (LeakSanitizer, first run of fuzz-session):
     # harmless for one parse per process, so leak checking is off for those two harnesses only.
     leaks=""
-    case $name in session|keymap) leaks="-detect_leaks=0" ;; esac
+    asan=${ASAN_OPTIONS:-}
+    case $name in session|keymap) leaks="-detect_leaks=0"; asan="detect_leaks=0${asan:+:$asan}" ;; esac
     echo "fuzz-$name: $SECONDS_EACH s (corpus $corpus)"
-    if ! nice -n "$NICE" "$BUILD/release/fuzz-$name" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+    if ! ASAN_OPTIONS="$asan" nice -n "$NICE" "$BUILD/release/fuzz-$name" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
             -max_len=262144 -print_final_stats=1 $leaks -artifact_prefix="$findings/" \
             "$corpus" "Fuzz/seeds/$name" $extra >"$BUILD/fuzz-$name.log" 2>&1; then
         echo "fuzz-$name: FINDING, see $BUILD/fuzz-$name.log and $findings/"

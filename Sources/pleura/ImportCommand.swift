@@ -37,8 +37,9 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         // By the name's bytes: a file name need not be UTF-8 (FileName).
-        let bytes = try FileName.contents(file)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        // (The bytes go out of scope at once: a 300,000-row file is not held twice.)
+        let decoded: String? = try { String(validating: try FileName.contents(file), as: UTF8.self) }()
+        guard let text = decoded else {
             throw PleuraError(file: file, "not UTF-8 text (save it as UTF-8 and try again)")
         }
         let chosen = format ?? Self.guessFormat(file)

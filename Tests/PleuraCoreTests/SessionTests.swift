@@ -123,3 +123,37 @@ import PleuraTestSupport
         }
     }
 }
+
+/// Found by `make fuzz` (fuzz-keymap): toml++ aborted the whole process (assertions compiled into
+/// release builds) on a table header whose `[` is followed by no key, and on a missing value before
+/// `}` or `,`. Now one line, for sessions and keymaps alike.
+@Suite struct TOMLHeaderRegressionTests {
+    static let inputs: [(String, Int)] = [
+        ("[\n", 1), ("[[\n", 1), ("[ =x]\n", 1), ("name = \"x\"\n[#]\n", 2), ("[{a=1}]\n", 1),
+        ("a = 1\n[\n\"x\"]\n", 2), ("[\r\n", 1), ("[\t\n ]", 1),
+        // The fuzzer's input, shortened: a keymap comment, then "[" and blank lines.
+        ("# Numeric-keypad keymap\n\n[\n\n\n [\"N\"]Pleura's defaul\n", 3),
+    ]
+
+    @Test func tableHeadersWithoutANameAreOneErrorNotACrash() throws {
+        for (text, line) in Self.inputs {
+            let s = try #require(throws: PleuraError.self) { try Session.parse(text, file: URL(fileURLWithPath: "/x/s.toml")) }
+            #expect(s.file == "/x/s.toml:\(line)", "\(text.debugDescription): \(s)")
+            #expect(s.reason.contains("table header needs a name"), "\(text.debugDescription): \(s)")
+            let k = try #require(throws: PleuraError.self) { try Keymap.parse(text, file: "k.toml") }
+            #expect(k.file == "k.toml:\(line)", "\(text.debugDescription): \(k)")
+        }
+        // The second finding, and its relatives: a value missing before '}' or ','.
+        for (text, line) in [("next_frame = [\"Right\"]\nundo = [\n}\n", 3), ("undo = }\n", 1), ("undo = [,]\n", 1),
+                             ("a = [\"x\", ,]\n", 1), ("a = { b = }\n", 1), ("a = [\n  # c\n  }\n", 3)] {
+            let k = try #require(throws: PleuraError.self) { try Keymap.parse(text, file: "k.toml") }
+            #expect(k.file == "k.toml:\(line)" && k.reason.contains("value is missing"), "\(text.debugDescription): \(k)")
+        }
+        // Valid TOML with arrays, inline tables, trailing commas and tricky strings still parses.
+        _ = try Session.parse("name = \"a = [,}\"\nmedia = [\n  \"x\", # c\n  'y',\n]\n",
+                              file: URL(fileURLWithPath: "/x/s.toml"))
+        // Headers that are fine still parse, and a '[' inside a multi-line string is text.
+        let ok = try Session.parse("name = \"\"\"\n[\n\"\"\"\n[phantom]\ncount = 2\n", file: URL(fileURLWithPath: "/x/s.toml"))
+        #expect(ok.name == "[\n")
+    }
+}

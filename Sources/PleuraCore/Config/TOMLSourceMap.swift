@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// Finds where keys and values sit in a TOML file's text, so errors about *values* can name a
@@ -171,9 +172,87 @@ extension StringProtocol {
 
 /// Parses TOML text, turning TOMLKit's syntax errors into `FILE:LINE: reason`.
 func parseTOML(_ text: String, file: String) throws -> TOMLTable {
+    try checkWhatTomlPlusPlusAssertsOn(text, file: file)
     do {
         return try TOMLTable(string: text)
     } catch let error as TOMLParseError {
         throw PleuraError(file: "\(file):\(error.source.begin.line)", "TOML syntax: \(error.description)")
+    }
+}
+
+/// toml++ (inside TOMLKit 0.6.0) asserts instead of reporting an error on some malformed input,
+/// and the assertion is compiled into release builds: it aborts the whole process. `make fuzz`
+/// found two (fuzz-keymap; regression tests in SessionTests):
+/// - a table header whose `[` / `[[` is not followed by a key (a line end, `=`, `#`, `{`, …);
+/// - a value expected (after `=`, after an array's `[` or `,`) but a `}` or `,` found.
+/// A small scanner refuses both with the line before toml++ sees the text. It skips strings
+/// (basic, literal, multi-line) and comments, and tracks whether it is inside a value (arrays,
+/// inline tables); everything else is left to toml++'s own errors.
+func checkWhatTomlPlusPlusAssertsOn(_ text: String, file: String) throws {
+    let c = Array(text.unicodeScalars)
+    var i = 0, line = 1
+    var stack: [Unicode.Scalar] = []      // open "[" (array) and "{" (inline table) of the current value
+    var expectValue = false               // after "=", "[" (array) or "," in an array
+    var atLineStart = true
+    func fail(_ why: String) -> PleuraError { PleuraError(file: "\(file):\(line)", "TOML syntax: " + why) }
+    func isKeyStart(_ u: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(u) || ("A"..."Z").contains(u) || ("0"..."9").contains(u) || u == "_" || u == "-" || u == "\"" || u == "'" || u == "]"
+    }
+    func skipString() {
+        let q = c[i]
+        let triple = i + 2 < c.count && c[i + 1] == q && c[i + 2] == q
+        i += triple ? 3 : 1
+        while i < c.count {
+            if c[i] == "\n" { line += 1; if !triple { return } }
+            if q == "\"" && c[i] == "\\" { i += 2; continue }
+            if c[i] == q {
+                if !triple { i += 1; return }
+                if i + 2 < c.count && c[i + 1] == q && c[i + 2] == q { i += 3; return }
+            }
+            i += 1
+        }
+    }
+    while i < c.count {
+        let u = c[i]
+        if u == "\n" { line += 1; i += 1; if stack.isEmpty { atLineStart = true; expectValue = false }; continue }
+        if u == " " || u == "\t" || u == "\r" { i += 1; continue }
+        if u == "#" { while i < c.count && c[i] != "\n" { i += 1 }; continue }
+        if atLineStart && stack.isEmpty && u == "[" {
+            // A table header: "[" or "[[" then (spaces) a key.
+            i += 1
+            if i < c.count && c[i] == "[" { i += 1 }
+            while i < c.count && (c[i] == " " || c[i] == "\t") { i += 1 }
+            guard i < c.count, c[i] != "\n", c[i] != "\r" else { throw fail("a table header needs a name after '[' on the same line") }
+            guard isKeyStart(c[i]) else { throw fail("a table header needs a name after '[' (found '\(SafeText.sanitize(String(c[i])))')") }
+            while i < c.count && c[i] != "\n" {
+                if c[i] == "\"" || c[i] == "'" { skipString(); continue }
+                if c[i] == "#" { break }
+                i += 1
+            }
+            atLineStart = false
+            continue
+        }
+        atLineStart = false
+        if expectValue && (u == "}" || u == ",") {
+            throw fail("a value is missing before '\(u)'")
+        }
+        switch u {
+        case "\"", "'":
+            skipString(); expectValue = false; continue
+        case "=":
+            expectValue = true
+        case "[":
+            if expectValue || stack.last == "[" { stack.append("["); expectValue = true } else { expectValue = false }
+        case "{":
+            stack.append("{"); expectValue = false
+        case "]", "}":
+            if !stack.isEmpty { stack.removeLast() }
+            expectValue = false
+        case ",":
+            expectValue = stack.last == "["
+        default:
+            expectValue = false
+        }
+        i += 1
     }
 }
