@@ -517,8 +517,8 @@ def main() -> None:
                     help="fold models and intermediate metrics (outside the repository)")
     ap.add_argument("--v1-folds", default="", help="v1's LOSO fold models (train_model.py --split loso --fold-models DIR); "
                                                    "default /tmp/pleura-v2/v1-loso")
-    ap.add_argument("--cv-epochs", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--cv-epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stage", choices=["all", "loso", "group5", "model", "card"], default="all",
