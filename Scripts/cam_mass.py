@@ -69,12 +69,16 @@ def main() -> None:
     fold_of = v1.folds_by_source(items) if args.split == "loso" else v1.folds_by_group(items, 5, args.seed)
     models = {}
     for f in sorted(set(fold_of)):
+        if not (os.path.exists(os.path.join(args.v1_folds, "fold%d.pth" % f)) and os.path.exists(os.path.join(args.v2_folds, "fold%d.pth" % f))):
+            continue   # a cross-validation cut short: only folds both models finished
         a = v1.PleuraLUSNet(); a.load_state_dict(torch.load(os.path.join(args.v1_folds, "fold%d.pth" % f))); a.eval()
         b = v2.PleuraLUSNetV2(); b.load_state_dict(torch.load(os.path.join(args.v2_folds, "fold%d.pth" % f))); b.eval()
         models[f] = (a, b)
     acc = {m: {h: [] for h in ("diagnosis", "severity")} for m in ("v1", "v2")}
     t0 = time.time()
     for n, (it, f) in enumerate(zip(items, fold_of)):
+        if f not in models:
+            continue
         idx = ps.frame_indices(it["frames"])
         frames = ps.decode(os.path.join(args.data, it["path"]), idx, it["width"], it["height"])
         mask = ps.detect(frames)
@@ -100,7 +104,8 @@ def main() -> None:
                         acc[name][h].append(s)
         if (n + 1) % 20 == 0:
             print("  %d/%d files (%.0f s)" % (n + 1, len(items), time.time() - t0), file=sys.stderr, flush=True)
-    res = {"split": args.split, "frames_per_file": args.frames, "files": len(items), "method": "gradcam, top class"}
+    res = {"split": args.split, "folds": sorted(models), "frames_per_file": args.frames,
+           "files": sum(1 for f in fold_of if f in models), "method": "gradcam, top class"}
     for name in acc:
         for h in acc[name]:
             a = np.array(acc[name][h])

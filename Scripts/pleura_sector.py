@@ -181,7 +181,7 @@ def box(mask: np.ndarray) -> Tuple[int, int, int, int]:
 
 def crop_resize(rgb: np.ndarray, mask: np.ndarray, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """One frame -> (grey values size x size float32 on the 0-255 scale, model mask size x size bool)."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).float()
+    x = torch.from_numpy(np.array(rgb, copy=True)).float()
     g = x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
     m = torch.from_numpy(mask)
     g = torch.where(m, g, torch.zeros_like(g))

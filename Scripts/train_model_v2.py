@@ -348,7 +348,8 @@ def evaluate(items: List[dict], vp: List[Dict[str, torch.Tensor]], majority, sev
         "accuracy_majority_baseline": sum(a == b for a, b in zip(y, base)) / max(1, len(y)),
         "recall_per_class": dict(zip(DIAGNOSES, recall_per_class(y, yhat, 3))),
         "balanced_accuracy": sum(recall_per_class(y, yhat, 3)) / 3,
-        "auc_one_vs_rest": aucs, "auc_macro": sum(aucs.values()) / 3, "auc_baseline": 0.5,
+        "auc_one_vs_rest": aucs, "auc_baseline": 0.5,
+        "auc_macro": float(np.mean([a for a in aucs.values() if a == a])) if any(a == a for a in aucs.values()) else float("nan"),
         "confusion_rows_true_cols_predicted": [[sum(1 for t, p in zip(y, yhat) if t == a and p == b) for b in range(3)] for a in range(3)],
         "ece_video_top_class": ece([float(vp[i]["diagnosis"].max()) for i in di], [int(a == b) for a, b in zip(y, yhat)]),
     }
@@ -376,7 +377,8 @@ def evaluate(items: List[dict], vp: List[Dict[str, torch.Tensor]], majority, sev
                     "auc": v1.auc([float(vp[i]["findings"][j]) for i in fi], yt), "auc_baseline": 0.5}
     m["findings"] = fm
     m["findings_macro_f1"] = sum(v["f1"] for v in fm.values()) / len(fm)
-    m["findings_macro_auc"] = sum(v["auc"] for v in fm.values() if v["auc"] == v["auc"]) / len(fm)
+    valid = [v["auc"] for v in fm.values() if v["auc"] == v["auc"]]
+    m["findings_macro_auc"] = sum(valid) / len(valid) if valid else float("nan")
     return m
 
 
@@ -421,6 +423,17 @@ def write_oof(path: str, items: List[dict], fold_of: List[int], fps) -> None:
                 for h, classes in (("diagnosis", DIAGNOSES), ("severity", ["0", "1", "2", "3"]), ("findings", FINDINGS)):
                     for c, name in enumerate(classes):
                         w.writerow([it["sha256"], frame, h, name, "%.6f" % float(fp[h][r, c]), fold])
+
+
+def no_nan(v):
+    """JSON has no NaN: undefined figures (e.g. an AUC without positives) become null."""
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, dict):
+        return {k: no_nan(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [no_nan(x) for x in v]
+    return v
 
 
 def export(model: PleuraLUSNetV2, items: List[dict], metrics: dict, args, seconds: float) -> None:
@@ -489,7 +502,7 @@ def export(model: PleuraLUSNetV2, items: List[dict], metrics: dict, args, second
         "metrics": metrics,
     }
     with open(args.out + ".json", "w") as f:
-        json.dump(card, f, indent=1)
+        json.dump(no_nan(card), f, indent=1, allow_nan=False)
         f.write("\n")
     print("wrote %s (%d bytes) and %s.json" % (out_pt, os.path.getsize(out_pt), args.out))
 
@@ -504,8 +517,8 @@ def main() -> None:
                     help="fold models and intermediate metrics (outside the repository)")
     ap.add_argument("--v1-folds", default="", help="v1's LOSO fold models (train_model.py --split loso --fold-models DIR); "
                                                    "default /tmp/pleura-v2/v1-loso")
-    ap.add_argument("--cv-epochs", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--cv-epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stage", choices=["all", "loso", "group5", "model", "card"], default="all",
@@ -563,7 +576,7 @@ def main() -> None:
                              "grouped by video/patient, stratified by diagnosis (train_model.py's folds); %d epochs per fold; "
                              "metrics per video (mean of the frame probabilities; severity by the video rule)" % args.cv_epochs)
     with open(os.path.join(args.work, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
+        json.dump(no_nan(metrics), f, indent=1, allow_nan=False)
     if "loso" in cv:
         keep = [i for i in range(len(items)) if cv["loso"]["fps"][i] is not None]
         write_oof(args.out + ".oof.csv", [items[i] for i in keep], [cv["loso"]["fold_of"][i] for i in keep],

@@ -3,10 +3,12 @@ import PleuraCore
 
 /// Where Pleura finds its embedded model without configuration.
 public enum Model {
-    /// File name of the embedded default model (its card is `pleura-lus-v1.json` beside it).
-    public static let defaultModelName = "pleura-lus-v1.pt"
+    /// File name of the embedded default model (its card is `pleura-lus-v2.json` beside it): v2,
+    /// the scan-sector model, which beat v1 on the leave-one-source-out folds (README, "The
+    /// embedded model"); `Models/pleura-lus-v1.pt` stays beside it for `--model`.
+    public static let defaultModelName = "pleura-lus-v2.pt"
 
-    /// The embedded model: `$PLEURA_MODEL` if set, else `Models/pleura-lus-v1.pt` in the first of:
+    /// The embedded model: `$PLEURA_MODEL` if set, else `Models/pleura-lus-v2.pt` in the first of:
     /// the folders above the running executable (a checkout's `.build/<config>/pleura` finds the
     /// repository's `Models/`), `share/pleura/` beside an installed `bin/`, the current directory.
     /// Nil when none exists.

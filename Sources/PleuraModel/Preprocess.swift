@@ -93,30 +93,26 @@ enum Preprocess {
         return one + one + one
     }
 
-    /// Area averaging exactly as torch's `adaptive_avg_pool2d`: output cell (oy, ox) is the mean of
-    /// input rows floor(oy·H/OH) ..< ceil((oy+1)·H/OH) and the same for columns. Works for up- and
-    /// down-scaling.
+    /// Area averaging exactly as torch's `adaptive_avg_pool2d` (CPU, float): output cell (oy, ox) is
+    /// the sum, in row-major order in Float, of input rows floor(oy·H/OH) ..< ceil((oy+1)·H/OH) and
+    /// the same for columns, divided by the row count and then by the column count, so the values
+    /// are torch's to the bit. Works for up- and down-scaling.
     static func areaResize(_ src: [Float], width w: Int, height h: Int, outWidth ow: Int, outHeight oh: Int) -> [Float] {
         func ranges(_ o: Int, _ i: Int) -> [Range<Int>] {
             (0..<o).map { k in (k * i / o)..<(((k + 1) * i + o - 1) / o) }
         }
         let ys = ranges(oh, h), xs = ranges(ow, w)
-        // Column sums first (per output column range, per input row), then rows: O(W·H) per pass.
-        var rowSums = [Float](repeating: 0, count: h * ow)
-        for y in 0..<h {
-            let base = y * w
-            for (ox, r) in xs.enumerated() {
-                var s: Float = 0
-                for x in r { s += src[base + x] }
-                rowSums[y * ow + ox] = s
-            }
-        }
         var out = [Float](repeating: 0, count: ow * oh)
-        for (oy, ry) in ys.enumerated() {
-            for (ox, rx) in xs.enumerated() {
-                var s: Float = 0
-                for y in ry { s += rowSums[y * ow + ox] }
-                out[oy * ow + ox] = s / Float(ry.count * rx.count)
+        src.withUnsafeBufferPointer { p in
+            for (oy, ry) in ys.enumerated() {
+                for (ox, rx) in xs.enumerated() {
+                    var s: Float = 0
+                    for y in ry {
+                        let base = y * w
+                        for x in rx { s += p[base + x] }
+                    }
+                    out[oy * ow + ox] = s / Float(ry.count) / Float(rx.count)
+                }
             }
         }
         return out

@@ -195,32 +195,59 @@ public struct ScanSector: Sendable, Equatable {
         return Array(lower.dropLast()) + Array(upper.dropLast())
     }
 
-    /// Pixels whose doubled centre (2x+1, 2y+1) is inside or on the hull.
+    /// Pixels whose doubled centre (2x+1, 2y+1) is inside or on the hull. For a polygon each row's
+    /// inside pixels form one interval: every edge's half-plane test `C - dy·px ≥ 0` bounds px from
+    /// one side, solved in integers, so the result is the per-pixel test's exactly.
     static func fill(_ hull: [Point], width w: Int, height h: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: w * h)
+        guard hull.count >= 3 else {
+            for y in 0..<h {
+                for x in 0..<w where onShortHull(hull, px: 2 * x + 1, py: 2 * y + 1) { out[y * w + x] = 1 }
+            }
+            return out
+        }
         for y in 0..<h {
             let py = 2 * y + 1
-            for x in 0..<w {
-                let px = 2 * x + 1
-                var inside: Bool
-                switch hull.count {
-                case 1: inside = px == hull[0].x && py == hull[0].y
-                case 2:
-                    let a = hull[0], b = hull[1]
-                    inside = (b.x - a.x) * (py - a.y) - (b.y - a.y) * (px - a.x) == 0
-                        && px >= min(a.x, b.x) && px <= max(a.x, b.x) && py >= min(a.y, b.y) && py <= max(a.y, b.y)
-                default:
-                    inside = true
-                    for t in 0..<hull.count {
-                        let a = hull[t], b = hull[(t + 1) % hull.count]
-                        if (b.x - a.x) * (py - a.y) - (b.y - a.y) * (px - a.x) < 0 { inside = false; break }
-                    }
+            var lo = 1, hi = 2 * w - 1          // px range of the row's centres
+            for t in 0..<hull.count {
+                let a = hull[t], b = hull[(t + 1) % hull.count]
+                let dy = b.y - a.y
+                let c = (b.x - a.x) * (py - a.y) + dy * a.x
+                if dy == 0 {
+                    if c < 0 { lo = 1; hi = 0; break }
+                } else if dy > 0 {
+                    hi = min(hi, floorDiv(c, dy))      // px ≤ c / dy
+                } else {
+                    lo = max(lo, ceilDiv(c, dy))       // px ≥ c / dy (dy < 0)
                 }
-                if inside { out[y * w + x] = 1 }
             }
+            guard lo <= hi else { continue }
+            // Odd px = 2x + 1 within [lo, hi].
+            let x0 = max(0, ceilDiv(lo - 1, 2)), x1 = min(w - 1, floorDiv(hi - 1, 2))
+            if x0 <= x1 { for x in x0...x1 { out[y * w + x] = 1 } }
         }
         return out
     }
+
+    private static func onShortHull(_ hull: [Point], px: Int, py: Int) -> Bool {
+        switch hull.count {
+        case 1: return px == hull[0].x && py == hull[0].y
+        case 2:
+            let a = hull[0], b = hull[1]
+            return (b.x - a.x) * (py - a.y) - (b.y - a.y) * (px - a.x) == 0
+                && px >= min(a.x, b.x) && px <= max(a.x, b.x) && py >= min(a.y, b.y) && py <= max(a.y, b.y)
+        default: return false
+        }
+    }
 }
 
-private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// Floor and ceiling of a / b for any signs (b ≠ 0).
+private func floorDiv(_ a: Int, _ b: Int) -> Int {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}
+
+private func ceilDiv(_ a: Int, _ b: Int) -> Int {
+    let q = a / b
+    return (a % b != 0 && (a < 0) == (b < 0)) ? q + 1 : q
+}

@@ -68,11 +68,11 @@ import Testing
 }
 
 /// The embedded model loads in-process, its card matches its outputs, and the API the TUI uses works.
-@Test(.enabled(if: Model.defaultModelURL != nil, "skipped: Models/pleura-lus-v1.pt absent"))
+@Test(.enabled(if: Model.defaultModelURL != nil, "skipped: Models/pleura-lus-v2.pt absent"))
 func embeddedModelPredictsAndExplains() throws {
     let model = try ModelRuntime.load(Model.defaultModelURL!, threads: 1)
     #expect(ModelLibraries.isTorchLoaded)
-    #expect(model.card.input.channels == 1 && model.card.input.width == 224)
+    #expect(model.card.input.channels == 1 && model.card.input.width == 128 && model.card.input.cropsToSector)
     #expect(Set(model.card.heads.map(\.name)) == ["findings", "severity", "diagnosis"])
     var px = [UInt8](repeating: 0, count: 300 * 200 * 3)
     for i in px.indices { px[i] = UInt8(truncatingIfNeeded: (i / 900) * 3 + i % 7) }
@@ -83,10 +83,16 @@ func embeddedModelPredictsAndExplains() throws {
     #expect(p["findings"]?.count == 3)                                // sigmoid, independent
     for method in HeatmapMethod.allCases {
         let map = try model.heatmap(frame, head: "severity", class: "2", method: method)
-        #expect(map.values.count == 224 * 224)
+        #expect(map.values.count == 128 * 128)
         #expect(map.values.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
     let top = try model.analyse(frame, targets: [.top(head: "diagnosis")], methods: [.gradcam])
     #expect(top.heatmaps[0].className == diagnosis.max { $0.value < $1.value }!.key)
+    // MC-dropout: every head's classes get a spread in 0…1; the map goes back onto the frame's grid.
+    let full = try model.analysis(frame, targets: [.top(head: "diagnosis")], methods: [.gradcam])
+    #expect(Set(full.uncertainty.keys) == ["findings", "severity", "diagnosis"])
+    #expect(full.uncertainty.values.flatMap(\.values).allSatisfy { (0...1).contains($0) })
+    let grid = full.heatmaps[0].onFrameGrid()
+    #expect(grid.width == 300 && grid.height == 200 && grid.values.count == 300 * 200)
     #expect(throws: PleuraError.self) { try model.heatmap(frame, head: "nope", class: "x", method: .gradcam) }
 }
