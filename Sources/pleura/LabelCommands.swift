@@ -75,7 +75,17 @@ enum TUILauncher {
         let ending = try ShellApp.run(shell) { fd in
             TerminalProbe.probe(fd: fd).paneEncoder(override: graphics)
         }
-        if case .signal(let sig) = ending { exit(128 + sig) }
+        let code: Int32
+        if case .signal(let sig) = ending { code = 128 + sig } else { code = 0 }
+        if shell.modelStatus == .loading {
+            // libtorch is still loading the model on another thread and cannot be stopped; exit's
+            // static destructors would free what it uses (seen: "malloc_consolidate(): unaligned
+            // fastbin chunk", a C++ terminate). Every change is already committed and the terminal
+            // restored, so leave without running them.
+            fflush(nil)
+            _exit(code)
+        }
+        if code != 0 { exit(code) }
     }
 
     /// Builds the shell and its label mode for a label session (also used by the TUI benchmarks).
