@@ -17,7 +17,7 @@ enum Schema {
     static let applicationID: Int32 = 0x504C_5241
 
     /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
-    static let migrations: [String] = [migration1, migration2]
+    static let migrations: [String] = [migration1, migration2, migrationRatingProvenance]
 
     static var currentVersion: Int { migrations.count }
 
@@ -224,3 +224,48 @@ extension Schema {
     """
 }
 
+
+extension Schema {
+    /// Ratings with their full presentation (issue 10): which heatmap, drawn how (colormap,
+    /// opacity, threshold), in which trial and slot, on which scale. `rating_context` ids are
+    /// negative, so `event.context_id` tells the three kinds of event apart: 0 a label, > 0 a
+    /// `heatmap_context` (ratings recorded before this migration), < 0 a `rating_context`.
+    /// Settings are canonical text ('' = not recorded / none), so the UNIQUE key holds (NULLs
+    /// would never compare equal). `rating_current` is rebuilt to cover both kinds and every answer.
+    static let migrationRatingProvenance = """
+    CREATE TABLE rating_context (
+        id                 INTEGER PRIMARY KEY CHECK (id < 0),
+        heatmap_context_id INTEGER NOT NULL REFERENCES heatmap_context(id),
+        trial              TEXT NOT NULL,    -- the rate session's trial identity ('' none)
+        slot               TEXT NOT NULL CHECK (slot IN ('', 'A', 'B')),
+        scale              TEXT NOT NULL CHECK (scale IN ('seven', 'born')),
+        colormap           TEXT NOT NULL,    -- '' when the overlay was not recorded
+        opacity            TEXT NOT NULL,
+        threshold          TEXT NOT NULL,    -- '' no threshold
+        UNIQUE (heatmap_context_id, trial, slot, scale, colormap, opacity, threshold)
+    );
+    CREATE INDEX rating_context_by_trial ON rating_context(trial);
+    \(appendOnly("rating_context"))
+    DROP VIEW rating_current;
+    CREATE VIEW rating_current AS
+    SELECT m.sha256 AS media_sha256,
+           (SELECT p.path FROM media_path p WHERE p.media_id = c.media_id ORDER BY p.id DESC LIMIT 1) AS media_path,
+           CASE WHEN c.frame < 0 THEN NULL ELSE c.frame END AS frame,
+           a.name AS annotator, h.model_sha256, h.method, h.layer, h.target, h.heatmap_sha256,
+           coalesce(r.trial, '') AS trial, coalesce(r.slot, '') AS slot, coalesce(r.scale, 'seven') AS scale,
+           coalesce(r.colormap, '') AS colormap, coalesce(r.opacity, '') AS opacity, coalesce(r.threshold, '') AS threshold,
+           max(CASE WHEN c.field = 'rating' THEN c.value END) AS rating,
+           max(CASE WHEN c.field = 'comment' THEN c.value END) AS comment,
+           max(CASE WHEN c.field = 'class_guess' THEN c.value END) AS class_guess,
+           max(CASE WHEN c.field = 'visible' THEN c.value END) AS visible,
+           max(CASE WHEN c.field = 'highlighted' THEN c.value END) AS highlighted,
+           max(CASE WHEN c.field = 'better' THEN c.value END) AS better,
+           max(CASE WHEN c.field = 'seconds' THEN c.value END) AS seconds
+    FROM current_value c JOIN media m ON m.id = c.media_id JOIN annotator a ON a.id = c.annotator_id
+         LEFT JOIN rating_context r ON r.id = c.context_id
+         JOIN heatmap_context h ON h.id = coalesce(r.heatmap_context_id, c.context_id)
+    WHERE c.context_id != 0
+    GROUP BY c.media_id, c.frame, c.annotator_id, c.context_id
+    HAVING count(c.value) > 0;
+    """
+}
