@@ -510,14 +510,15 @@ public final class RateMode: ScreenMode {
                 let saved = answers.maps[m].rating
                 add("\(pointer)\(answers.maps.count == 2 ? "Map \(mapName(m)) " : "")rating: " + (saved.map { "\(Self.signed($0.rawValue)) \($0.meaning)" } ?? "–"),
                     isFocus ? .accent : (saved == nil ? .normal : .ok))
-                if isFocus {
-                    add("  " + keys.map { TextWidth.pad(shell.keymap.keys(for: $0).first?.shortLabel ?? "·", to: 4) }.joined(), .dim)
-                    add("  " + scale.points.map { TextWidth.pad(Self.signed($0.rawValue), to: 4) }.joined())
-                    add("  " + scale.points.indices.map { i in
-                        TextWidth.pad(i == cursor ? (scale.points[i] == saved ? "▲●" : "▲") : (scale.points[i] == saved ? "●" : " "), to: 4)
-                    }.joined())
-                    add("  ▲ \(Self.signed(scale.points[cursor].rawValue)) \(scale.points[cursor].meaning)", .dim)
-                }
+                // The scale is always on screen: keys, values, the saved point (●) and, when
+                // this question has the focus, the cursor (▲) with its anchor words.
+                add("  " + keys.map { TextWidth.pad(shell.keymap.keys(for: $0).first?.shortLabel ?? "·", to: 4) }.joined(), .dim)
+                add("  " + scale.points.map { TextWidth.pad(Self.signed($0.rawValue), to: 4) }.joined())
+                add("  " + scale.points.indices.map { i in
+                    let here = isFocus && i == cursor
+                    return TextWidth.pad(here ? (scale.points[i] == saved ? "▲●" : "▲") : (scale.points[i] == saved ? "●" : " "), to: 4)
+                }.joined())
+                if isFocus { add("  ▲ \(Self.signed(scale.points[cursor].rawValue)) \(scale.points[cursor].meaning)", .dim) }
             case .highlighted(let m):
                 add("\(pointer)Highlighted (\(mapName(m))): " + Self.describe(answers.maps[m].highlighted), isFocus ? .accent : .normal)
                 if isFocus { lines += checklist(answers.maps[m].highlighted) }
