@@ -92,11 +92,12 @@ enum TUILauncher {
         }
         let code: Int32
         if case .signal(let sig) = ending { code = 128 + sig } else { code = 0 }
-        if shell.modelStatus == .loading {
-            // libtorch is still loading the model on another thread and cannot be stopped; exit's
-            // static destructors would free what it uses (seen: "malloc_consolidate(): unaligned
-            // fastbin chunk", a C++ terminate). Every change is already committed and the terminal
-            // restored, so leave without running them.
+        if shell.modelStatus != .notLoaded || mode == .rate {
+            // libtorch was loaded (or is still loading on another thread, which cannot be
+            // stopped); exit's static destructors then race with it (seen: "malloc_consolidate():
+            // unaligned fastbin chunk", a C++ terminate, and now and then a death by signal right
+            // after q). Every change is already committed and the terminal restored, so leave
+            // without running them.
             fflush(nil)
             _exit(code)
         }

@@ -57,7 +57,7 @@ import PleuraTestSupport
         driver.send("q")
         try #require(driver.wait(timeout: 5) { _ in driver.paneDead } != nil, "pleura did not quit")
         // Only tmux's own "Pane is dead (status 0, …)" line (remain-on-exit) may be there.
-        let dead = driver.wait(timeout: 5) { $0.contains("Pane is dead") } ?? ""
+        let dead = driver.wait(timeout: 5) { $0.contains("Pane is dead") } ?? driver.screen() + "[format: \(driver.format("#{pane_dead} #{pane_dead_status} #{pane_dead_signal} #{pane_height}"))]"
         #expect(dead.contains("Pane is dead (status 0"), "pleura did not exit with 0:\n\(dead)")
         let after = driver.screen().split(separator: "\n").filter { !$0.hasPrefix("Pane is dead") }.joined(separator: "\n")
         #expect(after.allSatisfy { $0 == " " || $0 == "\n" }, "cells left after quitting:\n\(after)")
