@@ -133,6 +133,9 @@ enum TUILauncher {
         var session = session
         if let annotator { session.annotator = annotator }
         guard let settings = session.rate else { throw PleuraError(file: session.file.path, "is not a rate session") }
+        if case .reference = settings.target {
+            throw PleuraError(file: session.file.path, "rate.target = \"reference:…\" is not available yet (the store keeps no per-item reference class); use \"predicted\" or a class name")
+        }
         // The rater's own order (seed + name) replaces the session's clip order.
         var sequential = session
         sequential.order = .sequential

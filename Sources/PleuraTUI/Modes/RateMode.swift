@@ -197,7 +197,7 @@ public final class RateMode: ScreenMode {
                     throw PleuraError(file: shell.session.file.path, "rate.target '\(SafeText.sanitize(c))' is not a class of the model (classes: \(model.classes.joined(separator: ", ")))")
                 }
                 className = c
-            case .predicted, .reference:
+            case .predicted, .reference:   // reference is refused at launch until the store has reference classes
                 var sum = [Float](repeating: 0, count: model.classes.count)
                 for f in frames { for (i, p) in try model.probabilities(of: reader.frame(f)).enumerated() where i < sum.count { sum[i] += p } }
                 className = sum.indices.max { sum[$0] < sum[$1] }.map { model.classes[$0] } ?? model.classes[0]
