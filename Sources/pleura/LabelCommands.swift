@@ -49,6 +49,19 @@ struct LabelCommand: ParsableCommand {
     func run() throws { try TUILauncher.launch(sessionPath: session, requiredMode: .label, options: options) }
 }
 
+struct RateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rate",
+        abstract: "Rate model heatmaps of a rate session in the terminal (blinded, Born-style scale, paired trials).",
+        discussion: "Items come in an order of the rater's own (session seed + rater name); every answer is committed before the screen shows it; ? lists the keys.")
+
+    @Argument(help: "Session file with mode = \"rate\" (Sessions/*.toml).")
+    var session: String
+    @OptionGroup var options: TUIOptions
+
+    func run() throws { try TUILauncher.launch(sessionPath: session, requiredMode: .rate, options: options) }
+}
+
 /// Everything between the command line and the screen: read and check the session and keymap,
 /// find the media, open the store, then hand the terminal to PleuraTUI. Every error before
 /// ``ShellApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
@@ -64,8 +77,8 @@ enum TUILauncher {
         if let requiredMode, session.mode != requiredMode {
             throw PleuraError(file: url.path, "is a \(session.mode.rawValue) session; open it with pleura \(session.mode.rawValue) or pleura run")
         }
-        guard mode == .label else {
-            throw PleuraError(file: url.path, "\(mode.rawValue) mode is not available in this build of Pleura yet; label sessions work (mode = \"label\")")
+        guard mode != .review else {
+            throw PleuraError(file: url.path, "review mode is not available in this build of Pleura yet; label and rate sessions work")
         }
         var graphics: GraphicsMode? = nil
         if options.graphics != "auto" {
@@ -75,14 +88,27 @@ enum TUILauncher {
             graphics = g
         }
         let keymap = try Keymap.resolve(options.keymap ?? session.keymap, sessionFile: url)
-        let shell = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        let shell = mode == .rate
+            ? try prepareRating(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+            : try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
         if let link = options.linkMegabits, !(link > 0 && link <= 100_000) {
             throw PleuraError(file: "--link", "must be the link's speed in Mbit/s, a number above 0 (e.g. 10)")
         }
         let ending = try ShellApp.run(shell, linkMegabits: options.linkMegabits ?? session.linkMegabits) { fd in
             TerminalProbe.probe(fd: fd).paneEncoder(override: graphics)
         }
-        if case .signal(let sig) = ending { exit(128 + sig) }
+        let code: Int32
+        if case .signal(let sig) = ending { code = 128 + sig } else { code = 0 }
+        if shell.modelStatus != .notLoaded || mode == .rate {
+            // libtorch was loaded (or is still loading on another thread, which cannot be
+            // stopped); exit's static destructors then race with it (seen: "malloc_consolidate():
+            // unaligned fastbin chunk", a C++ terminate, and now and then a death by signal right
+            // after q). Every change is already committed and the terminal restored, so leave
+            // without running them.
+            fflush(nil)
+            _exit(code)
+        }
+        if code != 0 { exit(code) }
     }
 
     /// Builds the shell and its label mode for a label session (also used by the TUI benchmarks).
@@ -103,6 +129,53 @@ enum TUILauncher {
             return clip
         }
         try shell.start()
+        return shell
+    }
+
+    /// Builds the shell and its rate mode: opens every clip (the queue is balanced over the
+    /// model's classes, so each item's class is needed up front) and loads the session's models,
+    /// with progress on stderr, before the terminal is touched. Also used by the TUI benchmarks.
+    static func prepareRating(session: Session, keymap: Keymap, storePath: String?, annotator: String?,
+                              progress: Bool = true) throws -> Shell {
+        var session = session
+        if let annotator { session.annotator = annotator }
+        guard let settings = session.rate else { throw PleuraError(file: session.file.path, "is not a rate session") }
+        if case .reference = settings.target {
+            throw PleuraError(file: session.file.path, "rate.target = \"reference:…\" is not available yet (the store keeps no per-item reference class); use \"predicted\" or a class name")
+        }
+        // The rater's own order (seed + name) replaces the session's clip order.
+        var sequential = session
+        sequential.order = .sequential
+        var files = try mediaFiles(sequential)
+        files.sort { $0.path < $1.path }
+        let storeURL = storePath.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? session.store
+        try? FileManager.default.createDirectory(at: storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let store = try AnnotationStore.open(path: storeURL.path)
+        let backend = try StoreRatingBackend(store: store, rater: session.annotator, sessionName: session.name)
+        func note(_ s: String) { if progress { FileHandle.standardError.write(Data("pleura: \(s)\n".utf8)) } }
+        var readers: [URL: MediaClipReader] = [:]
+        var clips: [(sha256: String, reader: ClipReader)] = []
+        for url in files {
+            let clip = try MediaClipReader(url: url)
+            let info = clip.info
+            try backend.register(sha256: info.sha256, path: url.path, kind: info.kind, width: info.width,
+                                 height: info.height, fps: info.fps, frames: info.frames)
+            readers[url] = clip
+            clips.append((info.sha256, clip))
+        }
+        var models: [String: RatingModel] = [:]
+        for path in Set(settings.models) {
+            note("loading model \(path == "embedded" ? "(embedded)" : SafeText.sanitize(path))")
+            models[path] = try RuntimeRatingModel(path: path)
+        }
+        note("ordering \(clips.count) clips for \(SafeText.sanitize(session.annotator))")
+        let mode = try RateMode(settings: settings, session: session, clips: clips, backend: backend, models: models,
+                                rater: session.annotator)
+        let shell = Shell(session: session, keymap: keymap, media: files, mode: mode) { url in
+            guard let r = readers[url] else { throw PleuraError(file: url.path, "not one of the session's clips") }
+            return r
+        }
+        try mode.start(shell)
         return shell
     }
 

@@ -11,6 +11,7 @@ struct Pleura: ParsableCommand {
             VersionCommand.self,
             RunCommand.self,
             LabelCommand.self,
+            RateCommand.self,
             RenderCommand.self,
             DoctorCommand.self,
             BenchCommand.self,

@@ -98,4 +98,20 @@ import PleuraTestSupport
         #expect(map.action(for: .character("?")) == nil)
         #expect(map.sources.count == 2)
     }
+
+    /// Per-mode tables: a key may mean one thing in label mode and another in rate mode, but not
+    /// clash with [common]; a flat keymap gets the rate table from default.toml.
+    @Test func modeTablesAndFlatFiles() throws {
+        let map = try Keymap.load(Self.keymaps.appendingPathComponent("default.toml"))
+        #expect(map.action(for: .character("1"), in: .label) == .severity1)
+        #expect(map.action(for: .character("1"), in: .rate) == .ratePoint1)
+        #expect(map.action(for: .named(.left), in: .rate) == .cursorLeft)
+        #expect(map.action(for: .character("n"), in: .rate) == .nextItem)
+        let vim = try Keymap.load(Self.keymaps.appendingPathComponent("keypad.toml"))
+        #expect(vim.action(for: .character("7"), in: .label) == .firstFrame)
+        #expect(vim.action(for: .character("7"), in: .rate) == .ratePoint7)
+        let clash = error("[common]\nquit = [\"1\"]\n[rate]\nrate_point_1 = [\"1\"]\n")
+        #expect(clash.hasPrefix("km.toml:4: key '1' is bound twice: to quit (line 2) and to rate_point_1"), "\(clash)")
+        #expect(error("[rate]\nnext_frame = [\"l\"]\n") == "km.toml:2: next_frame belongs in [label], not [rate]")
+    }
 }

@@ -122,6 +122,21 @@ import PleuraTestSupport
             #expect(e.description == "\(file.path):2: media pattern 'other/*.avi' matches no file (it is relative to the session file)")
         }
     }
+
+    @Test func rateTable() throws {
+        let f = URL(fileURLWithPath: "/tmp/r.toml")
+        let s = try Session.parse("mode = \"rate\"\n[phantom]\n[rate]\nunit = \"clip\"\nmethods = [\"gradcam\", \"layercam\"]\npaired = true\nscale = \"born\"\nquestions = [\"comment\"]\nopacity = 40\n", file: f)
+        #expect(s.blinding)                         // rate sessions are blind by default
+        let r = try #require(s.rate)
+        #expect(r.unit == .clip && r.paired && r.scale == .born && r.variants.count == 2 && r.questions == [.comment] && r.opacityPercent == 40)
+        func error(_ text: String) -> String {
+            do { _ = try Session.parse(text, file: f); return "no error" } catch let e as PleuraError { return e.description } catch { return "\(error)" }
+        }
+        #expect(error("mode = \"rate\"\n[phantom]\n[rate]\npaired = true\n").hasPrefix("/tmp/r.toml:4: a paired study compares two maps"))
+        #expect(error("[phantom]\n[rate]\nunit = \"clip\"\n").hasPrefix("/tmp/r.toml:2: [rate] only applies to mode = \"rate\""))
+        #expect(error("mode = \"rate\"\n[phantom]\n[rate]\nscale = \"ten\"\n").hasPrefix("/tmp/r.toml:4: rate.scale must be"))
+        #expect(RateSettings.validColormaps == ["jet", "turbo", "inferno"])
+    }
 }
 
 /// Found by `make fuzz` (fuzz-keymap): toml++ aborted the whole process (assertions compiled into

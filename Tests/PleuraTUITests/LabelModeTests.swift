@@ -27,13 +27,18 @@ final class MemoryBackend: LabelBackend {
         guard let last = done.popLast() else { return nil }
         labels[last.0] = last.1
         undone.append(last)
-        return LabelEdit(item: last.0, labels: last.1)
+        return LabelEdit(item: last.0, labels: last.1, changes: Self.changes(last.2, last.1))
     }
     func redo() throws -> LabelEdit? {
         guard let last = undone.popLast() else { return nil }
         labels[last.0] = last.2
         done.append(last)
-        return LabelEdit(item: last.0, labels: last.2)
+        return LabelEdit(item: last.0, labels: last.2, changes: Self.changes(last.1, last.2))
+    }
+    static func changes(_ old: LabelSet, _ new: LabelSet) -> [LabelEdit.FieldChange] {
+        LabelField.allCases.compactMap { f in
+            old.value(of: f) == new.value(of: f) ? nil : LabelEdit.FieldChange(field: f, old: old.value(of: f), new: new.value(of: f))
+        }
     }
     func labelledFrames(ofMedia sha256: String) throws -> Set<Int> {
         Set(labels.filter { $0.key.mediaSHA256 == sha256 && !$0.value.isEmpty }.compactMap(\.key.frame))
@@ -187,5 +192,36 @@ extension Shell {
         #expect(c.frame == 3)           // 10 fps: frames 1 and 2 were dropped
         #expect(c.tick(now: 110) == true)
         #expect(!c.isPlaying && c.frame == 29)
+    }
+
+    /// What a new user hit (issue 10): a finding can go back to not assessed; undo says what it
+    /// undid; p returns to the frame the previous clip was left on; 10-frame steps say how far.
+    @Test func newUserFixes() throws {
+        let (c, b) = try make("[phantom]\ncount = 2\n[sampling]\nevery = 2\n")
+        try c.perform(.toggleALines); #expect(c.label.labels[.aLines] == true)
+        try c.perform(.toggleALines); #expect(c.label.labels[.aLines] == false)
+        try c.perform(.toggleALines); #expect(c.label.labels[.aLines] == nil)
+        #expect(c.message.text == "saved: A-lines not assessed (frame 0)")
+        #expect(b.labels[c.label.item(in: c)!]?[.aLines] == nil)
+        try c.perform(.undo)
+        #expect(c.message.text == "undone: A-lines not assessed → absent (frame 0)")
+        #expect(c.label.labels[.aLines] == false)
+        try c.perform(.forward10)
+        #expect(c.frame == 20 && c.message.text == "forward 10 sampled frames: frame 20")
+        try c.perform(.nextItem); #expect(c.clipIndex == 1 && c.frame == 0)
+        try c.perform(.previousItem)
+        #expect(c.clipIndex == 0 && c.frame == 20)
+        #expect(c.message.text.contains("back on frame 20"))
+        let help = c.bindings().first { $0.action == .forward10 }
+        #expect(help?.long == "forward 10 sampled frames")
+    }
+
+    @Test func spaceOnTheLastFrameSaysHowToPlayAgain() throws {
+        let (c, _) = try make()
+        try c.perform(.lastFrame)
+        try c.perform(.playPause, now: 10)
+        #expect(c.isPlaying && c.frame == 0 && c.message.text.hasPrefix("playing from frame 0"))
+        _ = c.tick(now: 20)
+        #expect(!c.isPlaying && c.message.text.contains("plays it again from frame 0"))
     }
 }

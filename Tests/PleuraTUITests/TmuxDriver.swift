@@ -33,6 +33,9 @@ final class TmuxDriver {
     /// The visible screen as text.
     func screen() -> String { run(["capture-pane", "-p", "-t", "t"])?.stdoutText ?? "" }
 
+    /// The visible screen with its colour escapes (image cells are coloured; text is not).
+    func screenWithEscapes() -> String { run(["capture-pane", "-p", "-e", "-t", "t"])?.stdoutText ?? "" }
+
     /// Sends one key: a tmux key name (`Right`, `C-r`, `Space`, `Enter`, `Escape`) or literal text.
     func send(_ key: String) {
         let named: Set<String> = ["Right", "Left", "Up", "Down", "Space", "Enter", "Escape", "BSpace", "C-r", "C-z", "C-c"]
@@ -72,6 +75,9 @@ final class TmuxDriver {
     var paneDead: Bool { format("#{pane_dead}") == "1" }
     var exitStatus: Int? { Int(format("#{pane_dead_status}")) }
     var alternateScreen: Bool { format("#{alternate_on}") == "1" }
+
+    /// Resizes the window (the program gets SIGWINCH).
+    func resize(columns: Int, rows: Int) { run(["resize-window", "-t", "t", "-x", "\(columns)", "-y", "\(rows)"]) }
 
     func close() { run(["kill-server"]) }
     deinit { close() }

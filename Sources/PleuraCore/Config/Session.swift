@@ -425,17 +425,6 @@ public struct RateSettings: Equatable, Sendable {
         }
     }
 
-    /// The answer scale.
-    public enum Scale: String, Sendable, CaseIterable {
-        /// −3 … 3 with a neutral 0.
-        case seven
-        /// Born et al.'s six points: −3 … 3 without 0.
-        case born
-
-        /// The values from left to right.
-        public var points: [Int] { self == .seven ? Array(-3...3) : [-3, -2, -1, 1, 2, 3] }
-    }
-
     /// The optional questions after the rating.
     public enum Question: String, Sendable, CaseIterable {
         case classGuess = "class_guess"
@@ -449,7 +438,7 @@ public struct RateSettings: Equatable, Sendable {
     public var models: [String]
     public var methods: [HeatmapMethod]
     public var target: Target = .predicted
-    public var scale: Scale = .seven
+    public var scale: RatingScale = .seven
     public var paired = false
     public var questions: [Question] = []
     /// A PleuraRender colormap name (``validColormaps``).
@@ -461,7 +450,7 @@ public struct RateSettings: Equatable, Sendable {
     public static let validColormaps = ["jet", "turbo", "inferno"]
 
     public init(unit: Unit = .frame, models: [String], methods: [HeatmapMethod], target: Target = .predicted,
-                scale: Scale = .seven, paired: Bool = false, questions: [Question] = [],
+                scale: RatingScale = .seven, paired: Bool = false, questions: [Question] = [],
                 colormap: String = "jet", opacityPercent: Int = 50, threshold: Double = 0) {
         self.unit = unit; self.models = models; self.methods = methods; self.target = target
         self.scale = scale; self.paired = paired; self.questions = questions
@@ -511,7 +500,7 @@ public struct RateSettings: Equatable, Sendable {
             } else { r.target = .className(s) }
         }
         if let v = t["scale"] {
-            guard let s = v.string, let scale = Scale(rawValue: s) else { throw fail("scale", "rate.scale must be \"seven\" (-3 … 3) or \"born\" (six points, no 0)") }
+            guard let s = v.string, let scale = RatingScale(rawValue: s) else { throw fail("scale", "rate.scale must be \"seven\" (-3 … 3) or \"born\" (six points, no 0)") }
             r.scale = scale
         }
         if let v = t["paired"] {

@@ -54,3 +54,40 @@ public final class ModelExplainer: FrameExplainer {
         return PleuraRender.Heatmap(width: g.width, height: g.height, values: g.values)
     }
 }
+
+/// Rate mode's ``RatingModel`` over PleuraModel's `ModelRuntime`: the card's default head and
+/// Grad-CAM layer, the file's SHA-256 for provenance.
+public final class RuntimeRatingModel: RatingModel {
+    private let runtime: ModelRuntime
+    public let sha256: String
+    public let layer: String
+    public let head: String
+    public let classes: [String]
+
+    /// Loads a model (`embedded` or a path) as `pleura infer` does, and hashes its file.
+    public init(path: String) throws {
+        let loaded = try Model.load(path: path)
+        runtime = loaded
+        sha256 = try SHA256.hexOfFile(atPath: loaded.modelURL.path)
+        layer = loaded.card.gradCAMLayer
+        let head = loaded.card.defaultHead
+        self.head = head
+        classes = loaded.card.heads.first { $0.name == head }?.classes ?? []
+    }
+
+    public func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: PleuraRender.Heatmap) {
+        let r = try runtime.analyse(image, targets: [.top(head: head)], methods: [method])
+        let m = r.heatmaps[0]
+        return (m.className, PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values))
+    }
+
+    public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
+        let m = try runtime.heatmap(image, head: head, class: className, method: method)
+        return PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
+    }
+
+    public func probabilities(of image: PixelImage) throws -> [Float] {
+        let p = try runtime.predict(image)
+        return classes.map { p[head]?[$0] ?? 0 }
+    }
+}

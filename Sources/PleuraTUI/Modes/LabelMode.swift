@@ -71,7 +71,7 @@ public final class LabelMode: ScreenMode {
                              onStatusLine: schema.findings.contains(finding), disabled: refused(LabelField(finding))))
         }
         for action in [Action.severity0, .severity1, .severity2, .severity3] {
-            b.append(Binding(action, "sev", disabled: refused(.severity)))
+            b.append(Binding(action, "sev", onStatusLine: schema.severity, disabled: refused(.severity)))
         }
         b += [
             Binding(.videoLevel, "video", videoLevel ? "labels apply to the whole video; press for frame labels" : "switch between frame and whole-video labels"),

@@ -292,7 +292,7 @@ public final class Shell {
     /// Advances playback; true when another frame must be shown.
     public func tick(now: Double) -> Bool {
         guard let playback, framesPerSecond > 0 else { return false }
-        var target = playback.startFrame + Int((now - playback.startTime) * framesPerSecond)
+        var target = playback.startFrame + max(0, Int((now - playback.startTime) * framesPerSecond))
         if target >= frameCount - 1 && !loopsPlayback {
             frame = frameCount - 1
             stopPlayback()

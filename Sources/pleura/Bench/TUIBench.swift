@@ -175,6 +175,65 @@ extension BenchmarkSuite {
                 add("… the same with the next frame prepared while idle (p99)", po.p99 * 1000, "ms")
             }
 
+            // Rate mode: a rating key → the answer durable (recordRating commit + read-back), and
+            // a looping clip item with its per-frame maps precomputed (stored on first view)
+            // played through the sixel pane: time per frame against the clip's frame interval.
+            if Model.defaultModelURL != nil {
+                func rateSession(_ name: String, unit: String) throws -> Shell {
+                    let file = context.scratch.appendingPathComponent("\(name).toml")
+                    try """
+                    name = "bench \(name)"
+                    mode = "rate"
+                    media = ["\(clip.path)"]
+                    store = "\(name).sqlite"
+                    annotator = "bench"
+                    [sampling]
+                    per_clip = 12
+                    [rate]
+                    unit = "\(unit)"
+                    questions = ["patterns_visible"]
+                    """.write(to: file, atomically: true, encoding: .utf8)
+                    let session = try Session.load(file)
+                    return try TUILauncher.prepareRating(session: session, keymap: try Keymap.resolve("default", sessionFile: file),
+                                                         storePath: nil, annotator: nil, progress: false)
+                }
+                context.progress("rating key → durable rating")
+                let rs = try rateSession("rate-keys", unit: "frame")
+                var rateSamples: [Double] = []
+                for i in 0..<(context.quick ? 100 : 400) {
+                    let t0 = Measure.now()
+                    _ = try rs.perform(i % 2 == 0 ? .ratePoint5 : .ratePoint6)
+                    rateSamples.append(Measure.now() - t0)
+                    precondition(rs.message.text.hasPrefix("saved"), "bench: rating not saved: \(rs.message.text)")
+                }
+                let rk = TimingSummary(rateSamples)
+                add("rating key → rating durable (p50)", rk.p50 * 1000, "ms", target: "≤ 2 ms", pass: rk.p50 <= 0.002,
+                    note: "recordRating (synchronous=FULL) + read-back; revisions of one item")
+                add("rating key → rating durable (p99)", rk.p99 * 1000, "ms")
+
+                context.progress("looping clip item with precomputed maps → sixel (480 px pane)")
+                let t0 = Measure.now()
+                let cs = try rateSession("rate-clip", unit: "clip")
+                add("clip item: maps of every frame computed and stored on first view", (Measure.now() - t0) * 1000, "ms", note: clipNote)
+                let pane = SixelPane(cellWidth: 10, cellHeight: 20)
+                let fps = cs.framesPerSecond
+                var loopSamples: [Double] = []
+                var now = Measure.now()
+                for _ in 0..<(cs.frameCount * (context.quick ? 1 : 2)) {
+                    now += 1 / fps
+                    let s0 = Measure.now()
+                    _ = cs.tick(now: now)
+                    writeToNull(try pane.encode(try cs.displayContent()!, columns: 48, rows: 24, origin: (1, 0)))
+                    loopSamples.append(Measure.now() - s0)
+                }
+                let loop = TimingSummary(loopSamples)
+                let interval = 1 / max(1, fps)
+                add("looping clip with maps → sixel frame time (p50)", loop.p50 * 1000, "ms", target: String(format: "≤ %.1f ms (%.3g fps)", interval * 1000, fps),
+                    pass: loop.p50 <= interval, note: "480×480 px pane, overlay composited per frame")
+                add("looping clip with maps → sixel frame time (p99)", loop.p99 * 1000, "ms", target: String(format: "≤ %.1f ms", interval * 1000),
+                    pass: loop.p99 <= interval)
+            }
+
             // The same with half-blocks (what tmux 3.3 and kitty get), informational.
             let (_, hc) = try startUp("halfblocks")
             let halfPane = HalfBlockPane(mode: .truecolor)

@@ -1,0 +1,39 @@
+import Foundation
+import PleuraCore
+import PleuraRender
+import PleuraStore
+
+/// What rate mode needs from the store: this rater's recorded trials (nothing of other raters:
+/// blinding), one committed write per answer, and the heatmaps `pleura infer` stored. The
+/// production implementation is ``StoreRatingBackend``; tests use an in-memory one.
+///
+/// Every write returns only after the change is durable, because the screen shows a rating as
+/// saved as soon as the call returns.
+public protocol RatingBackend: AnyObject {
+    /// This rater's recorded trials by id (resume, pre-filled answers).
+    func recordedTrials() throws -> [String: RecordedTrial]
+    /// Records the trial's whole answer (a revision when it was answered before) plus the seconds
+    /// spent since the last write; returns the trial as stored after it.
+    func record(_ answers: TrialAnswers, for trial: RatingTrial, secondsSpent: Double) throws -> RecordedTrial
+    /// A stored map of the item (`pleura infer`, or an earlier first view), or nil.
+    func storedHeatmap(item: ItemRef, modelSHA256: String, method: String, target: String, layer: String) throws -> HeatmapRecord?
+    /// Stores a map computed on first view; returns the record as stored (an earlier identical
+    /// request keeps the first map).
+    func storeHeatmap(_ record: HeatmapRecord) throws -> HeatmapRecord
+}
+
+/// A model as rate mode uses it: its identity for provenance, and heatmaps.
+public protocol RatingModel: AnyObject {
+    /// SHA-256 of the TorchScript file (what ratings record).
+    var sha256: String { get }
+    /// The layer the Grad-CAM family reads (the card's), recorded with every map.
+    var layer: String { get }
+    var head: String { get }
+    /// The head's classes in the card's order.
+    var classes: [String] { get }
+    /// The top class of the head and its map in one pass, values 0…1.
+    func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap)
+    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
+    /// The head's probabilities (card order).
+    func probabilities(of image: PixelImage) throws -> [Float]
+}

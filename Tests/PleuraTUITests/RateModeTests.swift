@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+import PleuraCore
+import PleuraRender
+import PleuraStore
+import PleuraTestSupport
+@testable import PleuraTUI
+
+/// A model stand-in for rating: the class follows the frame's grey level (so items fall into
+/// three classes), and each method's map is hot on its own side (gradcam left, layercam right),
+/// so the pane shows which map sits in which slot.
+final class FakeRatingModel: RatingModel {
+    let sha256 = String(repeating: "f", count: 64)
+    let layer = "features.fake"
+    let head = "diagnosis"
+    let classes = ["covid", "pneumonia", "healthy"]
+    var heatmapCalls = 0
+    func probabilities(of image: PixelImage) throws -> [Float] {
+        let c = Int(image.pixels[0]) % 3
+        return classes.indices.map { $0 == c ? 0.8 : 0.1 }
+    }
+    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
+        heatmapCalls += 1
+        return method == .layercam ? Heatmap(width: 2, height: 1, values: [0, 1]) : Heatmap(width: 2, height: 1, values: [1, 0])
+    }
+    func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap) {
+        let p = try probabilities(of: image)
+        return (classes[p.firstIndex(of: p.max()!)!], try heatmap(of: image, className: "", method: method))
+    }
+}
+
+@Suite struct RateModeTests {
+    static let keymap = try! Keymap.load(TestEnv.packageRoot.appendingPathComponent("Keymaps/default.toml"))
+
+    /// Four clips of 9 frames (3 sampled each: 12 items) in a real store in a temp folder.
+    static func make(rater: String, rate: String = "", dir: URL, model: FakeRatingModel = FakeRatingModel()) throws -> (Shell, RateMode, AnnotationStore) {
+        let text = "name = \"study\"\nmode = \"rate\"\norder = \"shuffled\"\nseed = 5\n[phantom]\ncount = 4\n[sampling]\nper_clip = 3\n[rate]\n" + rate
+        let session = try Session.parse(text, file: dir.appendingPathComponent("s.toml"))
+        let store = try AnnotationStore.open(path: dir.appendingPathComponent("r.sqlite").path)
+        let backend = try StoreRatingBackend(store: store, rater: rater, sessionName: session.name)
+        let urls = (0..<4).map { URL(fileURLWithPath: "/clips/c\($0).mp4") }
+        // Frame f of clip i is grey (i + f): items of one clip fall into different classes.
+        let readers = urls.indices.map { i in ShiftedClip(frames: 9, sha: String(repeating: "\(i)", count: 64), shift: i) }
+        for r in readers { try backend.register(sha256: r.sha256, path: "/clips/\(r.sha256.prefix(4)).mp4", kind: "video", width: 4, height: 4, fps: 10, frames: 9) }
+        let mode = try RateMode(settings: session.rate!, session: session, clips: readers.map { ($0.sha256, $0 as ClipReader) },
+                                backend: backend, models: ["embedded": model], rater: rater)
+        let shell = Shell(session: session, keymap: keymap, media: urls, mode: mode) { url in readers[urls.firstIndex(of: url)!] }
+        try mode.start(shell)
+        return (shell, mode, store)
+    }
+
+    @Test func orderIsPerRaterReproducibleAndBalanced() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, alice, _) = try Self.make(rater: "alice", dir: dir)
+        let (_, again, _) = try Self.make(rater: "alice", dir: dir)
+        let (_, bob, _) = try Self.make(rater: "bob", dir: dir)
+        #expect(alice.items.count == 12)
+        #expect(alice.items.map(\.trialID) == again.items.map(\.trialID))
+        #expect(alice.items.map(\.trialID) != bob.items.map(\.trialID))
+        #expect(Set(alice.items.map(\.trialID)) == Set(bob.items.map(\.trialID)))
+        // Balanced: every run of three consecutive items holds each class once (4 per class).
+        for start in stride(from: 0, to: 12, by: 3) {
+            #expect(Set(alice.items[start..<start + 3].map(\.balanceClass)).count == 3, "items \(start)…")
+        }
+    }
+
+    @Test func aRatingIsCommittedBeforeItIsShownAndARevisionIsANewEvent() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (shell, mode, store) = try Self.make(rater: "alice", rate: "questions = [\"patterns_visible\", \"comment\"]\n", dir: dir)
+        try shell.perform(.ratePoint6)
+        #expect(shell.message.text.hasPrefix("saved: rating +2"))
+        let rater = try #require(try store.annotator(named: "alice"))
+        var rows = try store.ratings(annotator: rater)
+        #expect(rows.count == 1 && rows[0].rating?.rawValue == 2)
+        let p = rows[0].map
+        #expect(p.heatmap.modelSHA256 == String(repeating: "f", count: 64) && p.heatmap.method == "gradcam")
+        #expect(p.heatmap.layer == "features.fake" && p.heatmap.target.hasPrefix("diagnosis/") && p.heatmap.heatmapSHA256.count == 64)
+        #expect(p.overlay == OverlaySettings(colormap: "jet", opacity: 0.5, threshold: nil))
+        #expect(rows[0].seconds != nil)
+        // The stored map is the one the rating names.
+        #expect(try store.heatmap(sha256: p.heatmap.heatmapSHA256) != nil)
+        let item = rows[0].item
+        let before = try store.history(item: item).count
+        try shell.perform(.ratePoint2)                     // revision
+        #expect(try store.history(item: item).count > before)
+        rows = try store.ratings(annotator: rater)
+        #expect(rows.count == 1 && rows[0].rating?.rawValue == -2)
+        // Visible checklist: focus the question, move to B-lines, toggle.
+        try shell.perform(.nextQuestion); try shell.perform(.cursorRight); try shell.perform(.choose)
+        #expect(try store.ratings(annotator: rater)[0].visible == [.bLines])
+        try shell.answer(.comment, with: "pleural line only")
+        #expect(try store.ratings(annotator: rater)[0].comment == "pleural line only")
+        #expect(mode.finishedCount == 1)
+        // Born's scale has no 0 and six points: key 7 is refused, 4 is +1.
+        let (s2, _, _) = try Self.make(rater: "carol", rate: "scale = \"born\"\n", dir: dir)
+        try s2.perform(.ratePoint7)
+        #expect(s2.message.isWarning)
+        try s2.perform(.ratePoint4)
+        #expect(s2.message.text.hasPrefix("saved: rating +1"))
+    }
+
+    @Test func aRaterResumesWhereTheyStopped() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (shell, mode, _) = try Self.make(rater: "alice", dir: dir)
+        for _ in 0..<5 { try shell.perform(.ratePoint5); try shell.perform(.nextItem) }
+        #expect(mode.position == 5)
+        let (s2, again, _) = try Self.make(rater: "alice", dir: dir)
+        #expect(again.position == 5 && again.finishedCount == 5)
+        #expect(s2.message.text.contains("continuing with item 6"))
+        // Another rater sees none of it.
+        let (_, bob, _) = try Self.make(rater: "bob", dir: dir)
+        #expect(bob.position == 0 && bob.finishedCount == 0 && bob.answers.maps.allSatisfy { $0.rating == nil })
+    }
+
+    /// Paired trials: each rater's slots are drawn from seed + name, stored with the ratings, and
+    /// "better = A" names the map drawn on the left for that rater.
+    @Test func pairedSlotsDifferBetweenRatersAndBetterNamesTheMapOnTheLeft() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var slotsByRater: [String: [String: String]] = [:]   // rater → trial → method in slot A
+        for rater in ["alice", "bob"] {
+            let (shell, mode, store) = try Self.make(rater: rater, rate: "methods = [\"gradcam\", \"layercam\"]\npaired = true\n", dir: dir)
+            #expect(mode.items.count == 12)
+            for _ in 0..<12 {
+                // What the pane shows on the left: gradcam's map is hot on its left half, layercam's on its right.
+                let content = try #require(try shell.displayContent())
+                let img = content.frame
+                #expect(content.overlay == nil && img.width > 8)
+                let leftHalfOfLeftImage = Int(img.pixels[0]), rightHalfOfLeftImage = Int(img.pixels[(img.width / 2 - 3) * 3])
+                let leftMethod = leftHalfOfLeftImage > rightHalfOfLeftImage ? "gradcam" : "layercam"
+                try shell.perform(.ratePoint6)      // A
+                try shell.perform(.ratePoint3)      // B
+                try shell.perform(.nextQuestion)    // "which is better?"
+                try shell.perform(.cursorLeft)      // from "same" to A
+                try shell.perform(.choose)
+                #expect(shell.message.text.hasPrefix("saved: better: A (left)"), "\(shell.message.text)")
+                slotsByRater[rater, default: [:]][mode.item.trialID] = leftMethod
+                try shell.perform(.nextItem)
+            }
+            let who = try #require(try store.annotator(named: rater))
+            let rows = try store.ratings(annotator: who)
+            #expect(rows.count == 24)
+            for row in rows {
+                let slot = try #require(row.map.slot)
+                #expect(row.better == .a)
+                // The stored slot A is the map this rater saw on the left, and it is the preferred one.
+                #expect((slot == .a) == (row.map.heatmap.method == slotsByRater[rater]![row.trial]), "\(row.trial)")
+                #expect(row.preferred == (slot == .a))
+                #expect(row.rating?.rawValue == (slot == .a ? 2 : -1))
+            }
+        }
+        let a = slotsByRater["alice"]!, b = slotsByRater["bob"]!
+        #expect(a.keys.sorted() == b.keys.sorted())
+        #expect(a.contains { b[$0.key] != $0.value }, "slots were the same for every item")
+    }
+}
+
+/// A clip whose frame f is uniformly grey (f / 3 + shift), so the fake model's class changes along it.
+final class ShiftedClip: ClipReader {
+    let frameCount: Int
+    let framesPerSecond = 10.0
+    let width = 16, height = 8
+    let sha256: String
+    let shift: Int
+    init(frames: Int, sha: String, shift: Int) { frameCount = frames; sha256 = sha; self.shift = shift }
+    func frame(_ index: Int) throws -> PixelImage {
+        PixelImage(width: 16, height: 8, format: .gray8, pixels: [UInt8](repeating: UInt8((index / 3 + shift) % 256), count: 128))
+    }
+}
