@@ -253,13 +253,17 @@ extension ExchangeReader {
                     throw fail("\"\(e.name)\" has an unexpected type, found \(object[e.name]?.typeName ?? "nothing")")
                 }
                 // Numbers must be numbers: "rating": "2" is refused, not read as 2.
-                for key in ["rating", "opacity", "threshold", "seconds"] {
+                switch object["rating"] {
+                case nil, .null?, .int?: break
+                case let other?: throw fail("rating must be an integer from -3 to 3 or null, found \(other.serialized.prefix(40))")
+                }
+                for key in ["opacity", "threshold", "seconds"] {
                     switch object[key] {
-                    case nil, .null?, .int?: break
-                    case .double? where key != "rating": break
+                    case nil, .null?, .int?, .double?: break
                     case let other?: throw fail("\(key) must be a number or null, found \(other.serialized.prefix(40))")
                     }
                 }
+                for key in ["model", "method", "target"] { _ = try string(key, required: true) }
                 let record = try RatingRecord(fields: fields, file: file, line: lineNumber)
                 rows.ratings.append(.init(place: place, media: media, sha256: sha, frame: frame, annotator: annotator, record: record))
             }
