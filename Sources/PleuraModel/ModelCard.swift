@@ -38,7 +38,7 @@ public struct ModelCard: Sendable, Equatable {
 
     /// One output of `head(A)`.
     public struct Head: Sendable, Equatable, Codable {
-        enum CodingKeys: String, CodingKey { case name, kind, activation, classes, uncertaintyOutput = "uncertainty_output" }
+        enum CodingKeys: String, CodingKey { case name, kind, activation, classes, uncertaintyOutput = "uncertainty_output", labels = "pleura_labels" }
         public var name: String
         /// `multiclass` (one class; softmax) or `multilabel` (independent flags; sigmoid).
         public var kind: String
@@ -48,7 +48,28 @@ public struct ModelCard: Sendable, Equatable {
         /// Output of `head(A)` holding MC-dropout samples of this head's logits, `[1, samples × classes]`
         /// (sample-major); Pleura reports the standard deviation of each class's probability over them.
         public var uncertaintyOutput: String?
+        /// Which Pleura label the head predicts (`pleura_labels`), e.g. the severity head's
+        /// `{"field": "severity", "map": {"0": 0, …}}`: class name → the label's value.
+        public var labels: Labels?
         public var isMultilabel: Bool { (activation ?? (kind == "multilabel" ? "sigmoid" : "softmax")) == "sigmoid" }
+    }
+
+    /// A head's `pleura_labels`: the Pleura label field it predicts and each class's value there.
+    public struct Labels: Sendable, Equatable, Codable {
+        public var field: String
+        public var map: [String: JSONValue]
+
+        /// The head's class for a label value given as Pleura's canonical text (severity "2" →
+        /// class "2"; a diagnosis "COVID-19" → "covid"), or nil when no class maps to it.
+        public func className(forLabel text: String) -> String? {
+            map.first { _, v in
+                switch v {
+                case .number(let n): return n == n.rounded() ? String(Int(n)) == text : String(n) == text
+                case .string(let s): return s == text
+                default: return false
+                }
+            }?.key
+        }
     }
 
     public var name: String

@@ -78,6 +78,28 @@ extension AnnotationStore {
         }
     }
 
+    /// One annotator's current labels of every item of one medium, keyed by frame (-1: the whole
+    /// video); only non-empty sets.
+    ///
+    /// ```swift
+    /// let byFrame = try store.currentLabelsByFrame(mediaSHA256: sha, annotator: reference)
+    /// byFrame[-1]?.severity      // the video-level score, if given
+    /// ```
+    public func currentLabelsByFrame(mediaSHA256: String, annotator: Annotator) throws -> [Int: LabelSet] {
+        try read { db in
+            guard let mediaID = try Int64.fetchOne(db, sql: "SELECT id FROM media WHERE sha256 = ?", arguments: [mediaSHA256]) else { return [:] }
+            var out: [Int: LabelSet] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT frame, field, value FROM current_value
+                WHERE media_id = ? AND annotator_id = ? AND context_id = 0 AND value IS NOT NULL
+                """, arguments: [mediaID, annotator.id])
+            while let row = try rows.next() {
+                Self.apply(field: row[1], text: row[2], to: &out[row[0], default: LabelSet()])
+            }
+            return out.filter { !$0.value.isEmpty }
+        }
+    }
+
     /// Current labels of every annotator for one item, keyed by annotator id.
     public func currentLabelsByAnnotator(item: ItemRef) throws -> [Int64: LabelSet] {
         try read { db in

@@ -20,6 +20,10 @@ public protocol RatingBackend: AnyObject {
     /// Stores a map computed on first view; returns the record as stored (an earlier identical
     /// request keeps the first map).
     func storeHeatmap(_ record: HeatmapRecord) throws -> HeatmapRecord
+    /// Another annotator's current labels of one medium by frame (-1: the whole video), for a
+    /// `reference:NAME` target: they choose which class a map explains and are never shown.
+    /// Nil when the store has no annotator of that name.
+    func labels(of annotator: String, mediaSHA256: String) throws -> [Int: LabelSet]?
 }
 
 /// A model as rate mode uses it: its identity for provenance, and heatmaps.
@@ -36,4 +40,11 @@ public protocol RatingModel: AnyObject {
     func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
     /// The head's probabilities (card order).
     func probabilities(of image: PixelImage) throws -> [Float]
+    /// Whether the head is multilabel (independent flags) rather than one class of several.
+    var isMultilabel: Bool { get }
+    /// The Pleura label field the head predicts (the card's `pleura_labels`), e.g. `severity`;
+    /// nil when the card does not say.
+    var labelField: String? { get }
+    /// The head's class for a value of ``labelField`` in canonical text ("2" → "2").
+    func className(forLabel text: String) -> String?
 }

@@ -140,9 +140,6 @@ enum TUILauncher {
         var session = session
         if let annotator { session.annotator = annotator }
         guard let settings = session.rate else { throw PleuraError(file: session.file.path, "is not a rate session") }
-        if case .reference = settings.target {
-            throw PleuraError(file: session.file.path, "rate.target = \"reference:…\" is not available yet (the store keeps no per-item reference class); use \"predicted\" or a class name")
-        }
         // The rater's own order (seed + name) replaces the session's clip order.
         var sequential = session
         sequential.order = .sequential
@@ -166,11 +163,14 @@ enum TUILauncher {
         var models: [String: RatingModel] = [:]
         for path in Set(settings.models) {
             note("loading model \(path == "embedded" ? "(embedded)" : SafeText.sanitize(path))")
-            models[path] = try RuntimeRatingModel(path: path)
+            models[path] = try RuntimeRatingModel(path: path, head: settings.head)
         }
         note("ordering \(clips.count) clips for \(SafeText.sanitize(session.annotator))")
         let mode = try RateMode(settings: settings, session: session, clips: clips, backend: backend, models: models,
                                 rater: session.annotator)
+        if mode.unreferenced > 0, case .reference(let who) = settings.target {
+            note("\(mode.unreferenced) of \(mode.unreferenced + mode.items.count) items left out: \(SafeText.sanitize(who)) has not labelled them")
+        }
         let shell = Shell(session: session, keymap: keymap, media: files, mode: mode) { url in
             guard let r = readers[url] else { throw PleuraError(file: url.path, "not one of the session's clips") }
             return r

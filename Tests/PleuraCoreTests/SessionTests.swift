@@ -136,6 +136,10 @@ import PleuraTestSupport
         #expect(error("[phantom]\n[rate]\nunit = \"clip\"\n").hasPrefix("/tmp/r.toml:2: [rate] only applies to mode = \"rate\""))
         #expect(error("mode = \"rate\"\n[phantom]\n[rate]\nscale = \"ten\"\n").hasPrefix("/tmp/r.toml:4: rate.scale must be"))
         #expect(RateSettings.validColormaps == ["jet", "turbo", "inferno"])
+        let ref = try #require(try Session.parse("mode = \"rate\"\n[phantom]\n[rate]\ntarget = \"reference:truth\"\nhead = \"severity\"\n", file: f).rate)
+        #expect(ref.target == .reference(annotator: "truth") && ref.head == "severity")
+        #expect(error("mode = \"rate\"\n[phantom]\n[rate]\ntarget = \"reference:\"\n").hasPrefix("/tmp/r.toml:4: rate.target reference: needs an annotator name"))
+        #expect(error("mode = \"rate\"\n[phantom]\n[rate]\nhead = 3\n").hasPrefix("/tmp/r.toml:4: rate.head must be the name of a head"))
     }
 }
 

@@ -12,15 +12,34 @@ import PleuraTestSupport
 final class FakeRatingModel: RatingModel {
     let sha256 = String(repeating: "f", count: 64)
     let layer = "features.fake"
-    let head = "diagnosis"
-    let classes = ["covid", "pneumonia", "healthy"]
+    let head: String
+    let classes: [String]
+    let isMultilabel: Bool
+    /// As the embedded card's `pleura_labels`: diagnosis → the (non-Pleura) diagnosis label,
+    /// severity → severity, findings → flags.
+    var labelField: String? { head }
     var heatmapCalls = 0
+    /// The classes asked for, in call order (which class each map explains).
+    var explainedClasses: [String] = []
+    init(head: String = "diagnosis") {
+        self.head = head
+        switch head {
+        case "severity": classes = ["0", "1", "2", "3"]; isMultilabel = false
+        case "findings": classes = ["a_lines", "b_lines", "consolidation"]; isMultilabel = true
+        default: classes = ["covid", "pneumonia", "healthy"]; isMultilabel = false
+        }
+    }
+    func className(forLabel text: String) -> String? {
+        head == "diagnosis" ? ["COVID-19": "covid", "bacterial pneumonia": "pneumonia", "healthy": "healthy"][text]
+                            : classes.contains(text) ? text : nil
+    }
     func probabilities(of image: PixelImage) throws -> [Float] {
         let c = Int(image.pixels[0]) % 3
         return classes.indices.map { $0 == c ? 0.8 : 0.1 }
     }
     func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
         heatmapCalls += 1
+        explainedClasses.append(className)
         return method == .layercam ? Heatmap(width: 2, height: 1, values: [0, 1]) : Heatmap(width: 2, height: 1, values: [1, 0])
     }
     func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap) {
@@ -33,7 +52,8 @@ final class FakeRatingModel: RatingModel {
     static let keymap = try! Keymap.load(TestEnv.packageRoot.appendingPathComponent("Keymaps/default.toml"))
 
     /// Four clips of 9 frames (3 sampled each: 12 items) in a real store in a temp folder.
-    static func make(rater: String, rate: String = "", dir: URL, model: FakeRatingModel = FakeRatingModel()) throws -> (Shell, RateMode, AnnotationStore) {
+    static func make(rater: String, rate: String = "", dir: URL, model: FakeRatingModel = FakeRatingModel(),
+                     before: (AnnotationStore, [ShiftedClip]) throws -> Void = { _, _ in }) throws -> (Shell, RateMode, AnnotationStore) {
         let text = "name = \"study\"\nmode = \"rate\"\norder = \"shuffled\"\nseed = 5\n[phantom]\ncount = 4\n[sampling]\nper_clip = 3\n[rate]\n" + rate
         let session = try Session.parse(text, file: dir.appendingPathComponent("s.toml"))
         let store = try AnnotationStore.open(path: dir.appendingPathComponent("r.sqlite").path)
@@ -42,11 +62,17 @@ final class FakeRatingModel: RatingModel {
         // Frame f of clip i is grey (i + f): items of one clip fall into different classes.
         let readers = urls.indices.map { i in ShiftedClip(frames: 9, sha: String(repeating: "\(i)", count: 64), shift: i) }
         for r in readers { try backend.register(sha256: r.sha256, path: "/clips/\(r.sha256.prefix(4)).mp4", kind: "video", width: 4, height: 4, fps: 10, frames: 9) }
+        try before(store, readers)
         let mode = try RateMode(settings: session.rate!, session: session, clips: readers.map { ($0.sha256, $0 as ClipReader) },
                                 backend: backend, models: ["embedded": model], rater: rater)
         let shell = Shell(session: session, keymap: keymap, media: urls, mode: mode) { url in readers[urls.firstIndex(of: url)!] }
         try mode.start(shell)
         return (shell, mode, store)
+    }
+
+    /// PleuraCore checks session colormap names without depending on the renderer: the lists match.
+    @Test func sessionColormapsAreTheRenderersColormaps() {
+        #expect(RateSettings.validColormaps == Colormap.allCases.map(\.rawValue))
     }
 
     @Test func orderIsPerRaterReproducibleAndBalanced() throws {
@@ -155,6 +181,92 @@ final class FakeRatingModel: RatingModel {
         let a = slotsByRater["alice"]!, b = slotsByRater["bob"]!
         #expect(a.keys.sorted() == b.keys.sorted())
         #expect(a.contains { b[$0.key] != $0.value }, "slots were the same for every item")
+    }
+}
+
+/// `target = "reference:NAME"`: each map explains the class of NAME's label (Born et al. rated the
+/// maps of the true class), items NAME did not label are left out, and heads that cannot be
+/// matched to a Pleura label are refused with one line.
+@Suite struct RateReferenceTargetTests {
+    /// The reference's severity labels: clip 0 a video score 3; clip 1 two of its sampled frames
+    /// 1 (the third unlabelled); clip 2 a video score 0 and its first sampled frame 2 (the frame's
+    /// own label wins); clip 3 nothing.
+    static func labelReference(_ store: AnnotationStore, _ clips: [ShiftedClip], sampled: [Int]) throws {
+        let truth = try store.annotator(named: "truth", role: .reference)
+        let s = try store.beginSession(annotator: truth, name: "import", mode: "label")
+        func severity(_ n: Int) -> LabelValue { .severity(Severity(rawValue: n)!) }
+        try store.setLabel(item: ItemRef(mediaSHA256: clips[0].sha256, frame: nil), field: .severity, value: severity(3), annotator: truth, session: s)
+        for f in sampled.prefix(2) {
+            try store.setLabel(item: ItemRef(mediaSHA256: clips[1].sha256, frame: f), field: .severity, value: severity(1), annotator: truth, session: s)
+        }
+        try store.setLabel(item: ItemRef(mediaSHA256: clips[2].sha256, frame: nil), field: .severity, value: severity(0), annotator: truth, session: s)
+        try store.setLabel(item: ItemRef(mediaSHA256: clips[2].sha256, frame: sampled[0]), field: .severity, value: severity(2), annotator: truth, session: s)
+        // A finding of clip 3 is not a severity: clip 3 stays unreferenced.
+        try store.setLabel(item: ItemRef(mediaSHA256: clips[3].sha256, frame: nil), field: .aLines, value: .flag(true), annotator: truth, session: s)
+    }
+
+    static let sampled = Session.Sampling.perClip(3).frames(count: 9)
+
+    @Test func eachMapExplainsTheReferencesClassAndUnlabelledItemsAreLeftOut() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = FakeRatingModel(head: "severity")
+        let (shell, mode, store) = try RateModeTests.make(rater: "alice", rate: "target = \"reference:truth\"\nhead = \"severity\"\n", dir: dir, model: model) {
+            try Self.labelReference($0, $1, sampled: Self.sampled)
+        }
+        #expect(mode.items.count == 8)
+        #expect(mode.unreferenced == 4)
+        #expect(Set(mode.items.map(\.balanceClass)) == ["0", "1", "2", "3"])
+        for _ in mode.items { try shell.perform(.ratePoint5); try shell.perform(.nextItem) }
+        let rows = try store.ratings(annotator: try #require(try store.annotator(named: "alice")))
+        #expect(rows.count == 8)
+        let sha = (0..<4).map { String(repeating: "\($0)", count: 64) }
+        for row in rows {
+            let clip = sha.firstIndex(of: row.item.mediaSHA256)
+            let expected: String
+            switch clip {
+            case 0: expected = "3"
+            case 1: expected = "1"
+            case 2: expected = row.item.frame == Self.sampled[0] ? "2" : "0"
+            default: Issue.record("clip 3 has no reference label but was rated: \(row.trial)"); continue
+            }
+            #expect(row.map.heatmap.target == "severity/" + expected, "\(row.trial)")
+        }
+        #expect(Set(model.explainedClasses) == ["0", "1", "2", "3"])
+    }
+
+    @Test func aWholeClipTakesTheVideoScoreElseItsWorstFrame() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (shell, mode, store) = try RateModeTests.make(rater: "bob", rate: "unit = \"clip\"\ntarget = \"reference:truth\"\nhead = \"severity\"\n",
+                                                          dir: dir, model: FakeRatingModel(head: "severity")) {
+            try Self.labelReference($0, $1, sampled: Self.sampled)
+        }
+        #expect(mode.items.count == 3 && mode.unreferenced == 1)
+        for _ in mode.items { try shell.perform(.ratePoint5); try shell.perform(.nextItem) }
+        let targets = Dictionary(uniqueKeysWithValues: try store.ratings(annotator: try #require(try store.annotator(named: "bob"))).map {
+            ($0.item.mediaSHA256.prefix(1), $0.map.heatmap.target)
+        })
+        // Clip 2: the video score 0, not its frame's 2; clip 1: no video score, its worst frame 1.
+        #expect(targets == ["0": "severity/3", "1": "severity/1", "2": "severity/0"])
+    }
+
+    @Test func headsWithoutAPleuraLabelAndUnknownReferencesAreRefusedWithOneLine() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func refusal(_ rate: String, _ model: FakeRatingModel) -> String {
+            do { _ = try RateModeTests.make(rater: "carol", rate: rate, dir: dir, model: model) { try Self.labelReference($0, $1, sampled: Self.sampled) } }
+            catch let e as PleuraError { return e.description }
+            catch { return "\(error)" }
+            return "accepted"
+        }
+        let diagnosis = refusal("target = \"reference:truth\"\n", FakeRatingModel())
+        #expect(diagnosis.contains("predicts 'diagnosis', which is not a label Pleura records") && diagnosis.contains("rate.head = \"severity\""), "\(diagnosis)")
+        let flags = refusal("target = \"reference:truth\"\nhead = \"findings\"\n", FakeRatingModel(head: "findings"))
+        #expect(flags.contains("independent flags"), "\(flags)")
+        let nobody = refusal("target = \"reference:nobody\"\nhead = \"severity\"\n", FakeRatingModel(head: "severity"))
+        #expect(nobody.contains("no item has a severity label by that annotator") && nobody.contains("--as nobody"), "\(nobody)")
+        for text in [diagnosis, flags, nobody] { #expect(!text.contains("\n"), "one line: \(text)") }
     }
 }
 

@@ -71,6 +71,59 @@ import PleuraTestSupport
         }.sorted { $0.0 < $1.0 }.map { ($0.1.trial, $0.1.rating?.rawValue, $0.1) }
     }
 
+    /// Born et al.'s design on the real program: phantom ground truth imported `--as truth`, a
+    /// session with `target = "reference:truth"` on the embedded model's severity head; every map
+    /// rated explains the class of truth's label of that frame.
+    @Test(.enabled(if: ready, "skipped: tmux/ffmpeg or the embedded model is missing"))
+    func aReferenceTargetRatesTheMapsOfTheTruthsClass() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate-ref-tmux")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clips = dir.appendingPathComponent("clips")
+        let made = try runPleura(["phantom", "-o", clips.path, "--count", "2", "--seed", "3"])
+        #expect(made.status == 0, "\(made.stderrText)")
+        let store = dir.appendingPathComponent("ratings.sqlite").path
+        let added = try runPleura(["add", clips.path, "--store", store])
+        #expect(added.status == 0, "\(added.stderrText)")
+        let imported = try runPleura(["import", clips.appendingPathComponent("labels.csv").path, "--store", store, "--as", "truth", "--root", clips.path])
+        #expect(imported.status == 0, "\(imported.stderrText)")
+        let session = dir.appendingPathComponent("reference.toml")
+        try """
+        name = "reference study"
+        mode = "rate"
+        media = ["clips/*.mp4"]
+        store = "ratings.sqlite"
+        order = "shuffled"
+        seed = 3
+        [sampling]
+        per_clip = 2
+        [rate]
+        target = "reference:truth"
+        head = "severity"
+        """.write(to: session, atomically: true, encoding: .utf8)
+        let driver = try Self.start(dir, session, rater: "dora")
+        _ = try Self.rate(driver, count: 4) { _ in 6 }
+        driver.send("q")
+        _ = driver.wait(timeout: 5) { _ in driver.paneDead }
+
+        // truth's severity per (file, frame), from the phantom's labels.csv.
+        let rows = try CSV.parse(String(contentsOf: clips.appendingPathComponent("labels.csv"), encoding: .utf8), file: "labels.csv")
+        let header = try #require(rows.first?.fields)
+        let (m, f, sev) = (header.firstIndex(of: "media")!, header.firstIndex(of: "frame")!, header.firstIndex(of: "severity")!)
+        var truthByItem: [String: String] = [:]
+        for r in rows.dropFirst() {
+            let sha = try SHA256.hexOfFile(atPath: clips.appendingPathComponent(r.fields[m]).path)
+            truthByItem["\(sha)@\(r.fields[f])"] = r.fields[sev]
+        }
+        let opened = try AnnotationStore.open(path: store)
+        let rated = try opened.ratings(annotator: try #require(try opened.annotator(named: "dora")))
+        #expect(rated.count == 4)
+        for row in rated {
+            let truth = try #require(truthByItem["\(row.item.mediaSHA256)@\(row.item.frame ?? -1)"], "\(row.trial)")
+            #expect(row.map.heatmap.target == "severity/" + truth, "\(row.trial)")
+            #expect(row.rating?.rawValue == 2)
+        }
+    }
+
     @Test(.enabled(if: ready, "skipped: tmux/ffmpeg or the embedded model (Models/pleura-lus-v1.pt) is missing"))
     func twoRatersBlindedOrdersProvenanceAndSigkill() throws {
         let (dir, session) = try Self.makeSession()

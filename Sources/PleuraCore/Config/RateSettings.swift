@@ -36,6 +36,8 @@ public struct RateSettings: Equatable, Sendable {
     public var models: [String]
     public var methods: [HeatmapMethod]
     public var target: Target = .predicted
+    /// The model head whose maps are rated (`rate.head`); nil: the card's default head.
+    public var head: String?
     public var scale: RatingScale = .seven
     public var paired = false
     public var questions: [Question] = []
@@ -96,6 +98,10 @@ public struct RateSettings: Equatable, Sendable {
                 guard !who.isEmpty else { throw fail("target", "rate.target reference: needs an annotator name, like reference:ground-truth") }
                 r.target = .reference(annotator: who)
             } else { r.target = .className(s) }
+        }
+        if let v = t["head"] {
+            guard let s = v.string, !s.isEmpty else { throw fail("head", "rate.head must be the name of a head of the model card in quotes, like \"severity\"") }
+            r.head = s
         }
         if let v = t["scale"] {
             guard let s = v.string, let scale = RatingScale(rawValue: s) else { throw fail("scale", "rate.scale must be \"seven\" (-3 … 3) or \"born\" (six points, no 0)") }

@@ -160,7 +160,7 @@ public struct Session: Sendable {
         "model", "model.path", "model.heatmap",
         "schema", "schema.findings", "schema.severity", "schema.quality", "schema.note",
         "phantom", "phantom.count", "phantom.seed",
-        "rate", "rate.unit", "rate.models", "rate.methods", "rate.target", "rate.scale", "rate.paired",
+        "rate", "rate.unit", "rate.models", "rate.methods", "rate.target", "rate.head", "rate.scale", "rate.paired",
         "rate.questions", "rate.colormap", "rate.opacity", "rate.threshold",
     ]
 

@@ -63,17 +63,29 @@ public final class RuntimeRatingModel: RatingModel {
     public let layer: String
     public let head: String
     public let classes: [String]
+    public let isMultilabel: Bool
+    private let labels: ModelCard.Labels?
+    public var labelField: String? { labels?.field }
 
-    /// Loads a model (`embedded` or a path) as `pleura infer` does, and hashes its file.
-    public init(path: String) throws {
+    /// Loads a model (`embedded` or a path) as `pleura infer` does, and hashes its file. `head`:
+    /// the head whose maps are rated (nil: the card's default head).
+    public init(path: String, head: String? = nil) throws {
         let loaded = try Model.load(path: path)
         runtime = loaded
         sha256 = try SHA256.hexOfFile(atPath: loaded.modelURL.path)
         layer = loaded.card.gradCAMLayer
-        let head = loaded.card.defaultHead
-        self.head = head
-        classes = loaded.card.heads.first { $0.name == head }?.classes ?? []
+        let name = head ?? loaded.card.defaultHead
+        guard let chosen = loaded.card.head(named: name) else {
+            throw PleuraError(file: loaded.modelURL.path, "the model has no head '\(SafeText.sanitize(name))' (heads: "
+                              + loaded.card.heads.map(\.name).joined(separator: ", ") + "); fix rate.head in the session")
+        }
+        self.head = name
+        classes = chosen.classes
+        isMultilabel = chosen.isMultilabel
+        labels = chosen.labels
     }
+
+    public func className(forLabel text: String) -> String? { labels?.className(forLabel: text) }
 
     public func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: PleuraRender.Heatmap) {
         let r = try runtime.analyse(image, targets: [.top(head: head)], methods: [method])

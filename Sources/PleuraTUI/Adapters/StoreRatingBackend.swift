@@ -29,6 +29,11 @@ public final class StoreRatingBackend: RatingBackend {
         try store.heatmap(item: item, modelSHA256: modelSHA256, method: method, target: target, layer: layer)
     }
 
+    public func labels(of annotator: String, mediaSHA256: String) throws -> [Int: LabelSet]? {
+        guard let who = try store.annotator(named: annotator) else { return nil }
+        return try store.currentLabelsByFrame(mediaSHA256: mediaSHA256, annotator: who)
+    }
+
     public func storeHeatmap(_ record: HeatmapRecord) throws -> HeatmapRecord {
         let sha = try store.insertHeatmap(record)
         if sha == record.sha256 { return record }

@@ -28,8 +28,12 @@ public final class RateMode: ScreenMode {
         public var variants: [Int]
         /// The trial id the store keeps the answers under.
         public var trialID: String
-        /// The class the order is balanced over (the first model's top class).
+        /// The class the order is balanced over: the reference's class for a `reference:NAME`
+        /// target (Born et al. balanced by the true class), else the first model's top class.
         public var balanceClass: String
+        /// For a `reference:NAME` target: NAME's label of the item in canonical text (e.g. severity
+        /// "2"), which picks each model's class; nil otherwise.
+        public var referenceLabel: String? = nil
     }
 
     /// What the pane shows for one map of the current item: its provenance and its per-frame maps.
@@ -46,6 +50,8 @@ public final class RateMode: ScreenMode {
 
     public let settings: RateSettings
     public let items: [Item]
+    /// Items left out because the reference annotator has not labelled them (reference targets).
+    public private(set) var unreferenced = 0
     private let backend: RatingBackend
     /// Models by ``RateSettings/models`` path.
     private let models: [String: RatingModel]
@@ -78,29 +84,95 @@ public final class RateMode: ScreenMode {
         guard let firstModel = models[variants[0].model] else {
             throw PleuraError(file: session.file.path, "no model loaded for \(SafeText.sanitize(variants[0].model))")
         }
+        let reference = try Self.referenceField(settings, models: models, file: session.file.path)
         var planned: [Item] = []
+        var unreferenced = 0
         for (index, clip) in clips.enumerated() {
             let frames: [Int?] = settings.unit == .clip ? [nil] : session.sampling.frames(count: clip.reader.frameCount).map { Optional($0) }
+            let referenceLabels = try reference.map { r in try backend.labels(of: r.annotator, mediaSHA256: clip.sha256) ?? [:] }
             for frame in frames {
-                let shown = frame ?? clip.reader.frameCount / 2
-                let probs = try firstModel.probabilities(of: clip.reader.frame(shown))
-                let top = probs.indices.max { probs[$0] < probs[$1] }.map { firstModel.classes[$0] } ?? "-"
+                var referenceLabel: String? = nil
+                let balance: String
+                if let reference, let referenceLabels {
+                    guard let label = Self.referenceLabel(referenceLabels, field: reference.field, frame: frame) else {
+                        unreferenced += 1
+                        continue
+                    }
+                    for path in Set(settings.models) where models[path]?.className(forLabel: label) == nil {
+                        throw PleuraError(file: session.file.path, "rate.target reference:\(SafeText.sanitize(reference.annotator)): no class of model "
+                                          + "\(Self.shortModel(path)) stands for its \(reference.field.rawValue) label '\(SafeText.sanitize(label))'")
+                    }
+                    referenceLabel = label
+                    balance = label
+                } else {
+                    let shown = frame ?? clip.reader.frameCount / 2
+                    let probs = try firstModel.probabilities(of: clip.reader.frame(shown))
+                    balance = probs.indices.max { probs[$0] < probs[$1] }.map { firstModel.classes[$0] } ?? "-"
+                }
                 let base = "\(session.name)/\(clip.sha256)@\(frame ?? -1)"
                 if settings.paired {
                     // Slots drawn per rater and item: which variant is A (left) differs between raters.
                     var rng = SplitMix64(seed: seed ^ Self.hash(rater) ^ Self.hash(base))
                     let swap = rng.next() & 1 == 1
-                    planned.append(Item(clip: index, frame: frame, variants: swap ? [1, 0] : [0, 1], trialID: base + "/pair", balanceClass: top))
+                    planned.append(Item(clip: index, frame: frame, variants: swap ? [1, 0] : [0, 1], trialID: base + "/pair",
+                                        balanceClass: balance, referenceLabel: referenceLabel))
                 } else {
                     for v in variants.indices {
                         let id = variants.count == 1 ? base : base + "/\(Self.shortModel(variants[v].model))/\(variants[v].method.rawValue)"
-                        planned.append(Item(clip: index, frame: frame, variants: [v], trialID: id, balanceClass: top))
+                        planned.append(Item(clip: index, frame: frame, variants: [v], trialID: id, balanceClass: balance, referenceLabel: referenceLabel))
                     }
                 }
             }
         }
+        if let reference, planned.isEmpty {
+            throw PleuraError(file: session.file.path, "rate.target reference:\(SafeText.sanitize(reference.annotator)): "
+                              + "no item has a \(reference.field.rawValue) label by that annotator in the store "
+                              + "(import theirs with `pleura import … --as \(SafeText.sanitize(reference.annotator))`, or check the name)")
+        }
+        self.unreferenced = unreferenced
         items = Self.order(planned, seed: seed, rater: rater)
         recorded = try backend.recordedTrials()
+    }
+
+    /// For a `reference:NAME` target, the label field that names each map's class, checked
+    /// against every model: a one-of-several head whose card says which Pleura label it predicts
+    /// (`pleura_labels`), the same field for all models.
+    static func referenceField(_ settings: RateSettings, models: [String: RatingModel], file: String) throws
+        -> (annotator: String, field: LabelField)? {
+        guard case .reference(let who) = settings.target else { return nil }
+        var field: LabelField? = nil
+        for path in settings.models {
+            guard let model = models[path] else { continue }
+            let name = "model \(Self.shortModel(path)) head '\(SafeText.sanitize(model.head))'"
+            guard !model.isMultilabel else {
+                throw PleuraError(file: file, "rate.target reference:…: the \(name) gives independent flags, not one class; "
+                                  + "rate a one-of-several head (rate.head), or use a class name as the target")
+            }
+            guard let labelField = model.labelField else {
+                throw PleuraError(file: file, "rate.target reference:…: the card of \(name) does not say which Pleura label it predicts "
+                                  + "(pleura_labels); use target = \"predicted\" or a class name")
+            }
+            guard let f = LabelField(rawValue: labelField), f.finding == nil, f != .note else {
+                throw PleuraError(file: file, "rate.target reference:…: the \(name) predicts '\(SafeText.sanitize(labelField))', which is not a "
+                                  + "label Pleura records (its one-of-several label is severity): set rate.head = \"severity\", "
+                                  + "or use target = \"predicted\" or a class name")
+            }
+            if let field, field != f {
+                throw PleuraError(file: file, "rate.target reference:…: the models' heads predict different labels (\(field.rawValue), \(f.rawValue))")
+            }
+            field = f
+        }
+        return field.map { (who, $0) }
+    }
+
+    /// The reference's label of one item: the frame's own label, else the video's; for a whole
+    /// clip the video's, else (severity) the highest frame score, as the ICLUS video score is the
+    /// worst frame's.
+    static func referenceLabel(_ byFrame: [Int: LabelSet], field: LabelField, frame: Int?) -> String? {
+        if let frame, let v = byFrame[frame]?.value(of: field) { return v.text }
+        if let v = byFrame[-1]?.value(of: field) { return v.text }
+        guard frame == nil, field == .severity else { return nil }
+        return byFrame.values.compactMap(\.severity).max().map { String($0.rawValue) }
     }
 
     static func shortModel(_ path: String) -> String { path == "embedded" ? path : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
@@ -197,7 +269,14 @@ public final class RateMode: ScreenMode {
                     throw PleuraError(file: shell.session.file.path, "rate.target '\(SafeText.sanitize(c))' is not a class of the model (classes: \(model.classes.joined(separator: ", ")))")
                 }
                 className = c
-            case .predicted, .reference:   // reference is refused at launch until the store has reference classes
+            case .reference:
+                // The class whose label the reference gave (checked for every model at start).
+                guard let label = it.referenceLabel, let c = model.className(forLabel: label) else {
+                    throw PleuraError(file: shell.session.file.path, "rate.target reference:…: no class of model \(Self.shortModel(variant.model)) "
+                                      + "stands for the reference's \(SafeText.sanitize(it.referenceLabel ?? "missing")) label")
+                }
+                className = c
+            case .predicted:
                 var sum = [Float](repeating: 0, count: model.classes.count)
                 for f in frames { for (i, p) in try model.probabilities(of: reader.frame(f)).enumerated() where i < sum.count { sum[i] += p } }
                 className = sum.indices.max { sum[$0] < sum[$1] }.map { model.classes[$0] } ?? model.classes[0]
