@@ -19,6 +19,8 @@ final class FakeRatingModel: RatingModel {
     /// severity → severity, findings → flags.
     var labelField: String? { head }
     var heatmapCalls = 0
+    /// Microseconds each map takes (a slow model: a clip's maps need several idle steps).
+    var delay: useconds_t = 0
     /// The classes asked for, in call order (which class each map explains).
     var explainedClasses: [String] = []
     init(head: String = "diagnosis") {
@@ -40,6 +42,7 @@ final class FakeRatingModel: RatingModel {
     func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
         heatmapCalls += 1
         explainedClasses.append(className)
+        if delay > 0 { usleep(delay) }
         return method == .layercam ? Heatmap(width: 2, height: 1, values: [0, 1]) : Heatmap(width: 2, height: 1, values: [1, 0])
     }
     func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap) {
@@ -125,6 +128,37 @@ final class FakeRatingModel: RatingModel {
         #expect(s2.message.isWarning)
         try s2.perform(.ratePoint4)
         #expect(s2.message.text.hasPrefix("saved: rating +1"))
+    }
+
+    /// A clip's maps take one step per frame: the screen shows the raw clip with the progress,
+    /// answers keys meanwhile, refuses a rating of maps not yet shown, and loops the clip with its
+    /// maps once idle time has prepared them.
+    @Test func aClipsMapsArePreparedInIdleTimeAndNothingIsRatedUnseen() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-rate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = FakeRatingModel()
+        model.delay = 80_000                               // 9 maps ≈ 0.7 s: more than the 0.2 s at entry
+        let (shell, mode, store) = try Self.make(rater: "erin", rate: "unit = \"clip\"\n", dir: dir, model: model)
+        let first = try #require(mode.preparedFraction(mode.item))
+        #expect(first > 0 && first < 1)
+        #expect(!shell.isPlaying)
+        #expect(mode.panel(shell).contains { $0.text.hasPrefix("Maps   being prepared") })
+        try shell.perform(.ratePoint6)
+        #expect(shell.message.isWarning && shell.message.text.contains("being prepared"), "\(shell.message.text)")
+        try shell.perform(.cursorRight)                    // other keys work meanwhile
+        var seen = [first]
+        while let f = mode.preparedFraction(mode.item), seen.count < 100 {
+            _ = mode.idle(shell)
+            seen.append(f)
+        }
+        #expect(mode.preparedFraction(mode.item) == nil, "not ready after \(seen.count) idle steps")
+        #expect(seen == seen.sorted() && seen.count > 2, "\(seen)")
+        #expect(shell.isPlaying, "the clip loops once its maps are ready")
+        let rater = try #require(try store.annotator(named: "erin"))
+        #expect(try store.ratings(annotator: rater).isEmpty)
+        try shell.perform(.ratePoint6)
+        #expect(shell.message.text.hasPrefix("saved: rating +2"), "\(shell.message.text)")
+        #expect(try store.ratings(annotator: rater).count == 1)
     }
 
     @Test func aRaterResumesWhereTheyStopped() throws {

@@ -20,6 +20,8 @@ extension RateMode {
                 add("Map\(maps.count == 2 ? (i == 0 ? " A" : " B") : "")  \(Self.shortModel(v.model)) \(v.method.rawValue) \(SafeText.sanitize(m.className))", .dim)
             }
         }
+        if let f = preparedFraction(it) { add("Maps   being prepared: \(Int(f * 100)) % (raw frame meanwhile)", .warning) }
+        else if unprepared[it.trialID] != nil { add("Maps   could not be made (see below)", .warning) }
         if showsRaw { add("Showing the raw frame", .warning) }
         if answers.maps.count == 2 { add("Left = A, right = B") }
         let first = scale.points.first!, last = scale.points.last!

@@ -220,14 +220,28 @@ public final class RateMode: ScreenMode {
     /// Sets up the item at ``position`` on the shell (already showing its clip).
     private func enter(_ shell: Shell) throws {
         let it = item
-        let maps = try resolve(it, shell)
-        answers = recorded[it.trialID]?.answers ?? TrialAnswers(maps: maps.map { _ in MapAnswers(rating: nil) })
-        if answers.maps.count != maps.count { answers.maps = maps.map { _ in MapAnswers(rating: nil) } }
+        // A frame's maps take a pass or two: ready at once. A clip's take one per frame: what is not
+        // ready in a moment is prepared while idle, the clip shown raw meanwhile (see ``idle(_:)``).
+        let ready = try prepare(it, shell, until: it.frame == nil ? Measure.now() + 0.2 : .infinity) != nil
+        let count = it.variants.count
+        answers = recorded[it.trialID]?.answers ?? TrialAnswers(maps: (0..<count).map { _ in MapAnswers(rating: nil) })
+        if answers.maps.count != count { answers.maps = (0..<count).map { _ in MapAnswers(rating: nil) } }
         focus = 0
         cursorToAnswer()
         mark = Measure.now()
         shell.loopsPlayback = it.frame == nil
-        if it.frame == nil { shell.startPlayback() }
+        if it.frame == nil && ready { shell.startPlayback() }
+    }
+
+    /// Refuses an answer while the item's maps are being prepared (nothing is rated unseen).
+    private func requireMaps(_ shell: Shell) -> Bool {
+        if let why = unprepared[item.trialID] {
+            shell.say("this item's maps could not be made (\(why)): nothing to rate, \(shell.keymap.label(for: .nextItem)): next item", warning: true)
+            return false
+        }
+        guard let f = preparedFraction(item) else { return true }
+        shell.say("the maps of this clip are being prepared (\(Int(f * 100)) %): rate when they show", warning: true)
+        return false
     }
 
     private func move(to newPosition: Int, _ shell: Shell) throws -> Effect {
@@ -245,46 +259,99 @@ public final class RateMode: ScreenMode {
 
     // MARK: maps
 
+    /// An item's maps while they are prepared one frame at a time (the screen answers keys between
+    /// steps): per map, the class it explains (for a predicted clip target: the probabilities summed
+    /// over its frames first), then each frame's map from the store or computed and stored.
+    struct Preparation {
+        var variant = 0
+        var className: String? = nil
+        var sums: [Float] = []
+        var nextFrame = 0
+        var maps: [Int: Heatmap] = [:]
+        var shas: [(frame: Int, sha256: String)] = []
+        var out: [ResolvedMap] = []
+        var stepsDone = 0
+        var steps = 1
+    }
+    var preparing: [String: Preparation] = [:]
+    /// Items whose maps could not be made, with why (they show the raw frame and take no answer).
+    var unprepared: [String: String] = [:]
+
     /// The item's maps: from the store where `pleura infer` (or an earlier view) put them, else
     /// computed now and stored (so `pleura ratings verify` and the next rater find them).
     private func resolve(_ it: Item, _ shell: Shell) throws -> [ResolvedMap] {
+        try prepare(it, shell, until: .infinity)!
+    }
+
+    /// How far the maps of the item on screen are (0…1) while being prepared; nil when ready.
+    public var mapsBeingPrepared: Double? { preparedFraction(item) }
+
+    /// Whether the item's maps are ready; how far their preparation is (0…1) when not.
+    func preparedFraction(_ it: Item) -> Double? {
+        if resolved[it.trialID] != nil { return nil }
+        guard let p = preparing[it.trialID] else { return 0 }
+        return Double(p.stepsDone) / Double(max(1, p.steps))
+    }
+
+    /// Prepares the item's maps until they are ready (returns them) or `deadline` passes (returns
+    /// nil; the next call goes on where this one stopped). Each step is one frame's forward pass or
+    /// map, so a deadline is overrun by one step at most.
+    private func prepare(_ it: Item, _ shell: Shell, until deadline: Double) throws -> [ResolvedMap]? {
         if let done = resolved[it.trialID] { return done }
         try shell.open(it.clip)
         guard let reader = shell.reader(ofClip: it.clip) else { return [] }
         let look = OverlaySettings(colormap: settings.colormap, opacity: Double(settings.opacityPercent) / 100,
                                    threshold: settings.threshold > 0 ? settings.threshold : nil)
-        var out: [ResolvedMap] = []
-        for (slotIndex, v) in it.variants.enumerated() {
-            let variant = settings.variants[v]
+        let frames = it.frame.map { [$0] } ?? Array(0..<reader.frameCount)
+        var p = preparing[it.trialID] ?? {
+            var fresh = Preparation()
+            let passes = settings.target == .predicted && it.frame == nil ? 2 : 1
+            fresh.steps = it.variants.count * frames.count * passes
+            return fresh
+        }()
+        defer { if resolved[it.trialID] == nil { preparing[it.trialID] = p } else { preparing[it.trialID] = nil } }
+        repeat {
+            if p.variant == it.variants.count {
+                resolved[it.trialID] = p.out
+                return p.out
+            }
+            let variant = settings.variants[it.variants[p.variant]]
             guard let model = models[variant.model] else {
                 throw PleuraError(file: variant.model, "the model of this item is not loaded")
             }
-            let frames = it.frame.map { [$0] } ?? Array(0..<reader.frameCount)
-            // The class the map explains: the session's, or the model's top class (for a clip:
-            // of the probabilities averaged over its frames, as Born et al. rated clips).
-            let className: String
-            switch settings.target {
-            case .className(let c):
-                guard model.classes.contains(c) else {
-                    throw PleuraError(file: shell.session.file.path, "rate.target '\(SafeText.sanitize(c))' is not a class of the model (classes: \(model.classes.joined(separator: ", ")))")
+            // The class the map explains: the session's, the reference's, or the model's top class
+            // (for a clip: of the probabilities summed over its frames, as Born et al. rated clips).
+            if p.className == nil {
+                switch settings.target {
+                case .className(let c):
+                    guard model.classes.contains(c) else {
+                        throw PleuraError(file: shell.session.file.path, "rate.target '\(SafeText.sanitize(c))' is not a class of the model (classes: \(model.classes.joined(separator: ", ")))")
+                    }
+                    p.className = c
+                case .reference:
+                    // The class whose label the reference gave (checked for every model at start).
+                    guard let label = it.referenceLabel, let c = model.className(forLabel: label) else {
+                        throw PleuraError(file: shell.session.file.path, "rate.target reference:…: no class of model \(Self.shortModel(variant.model)) "
+                                          + "stands for the reference's \(SafeText.sanitize(it.referenceLabel ?? "missing")) label")
+                    }
+                    p.className = c
+                case .predicted:
+                    if p.nextFrame < frames.count {
+                        let probs = try model.probabilities(of: reader.frame(frames[p.nextFrame]))
+                        if p.sums.count != model.classes.count { p.sums = [Float](repeating: 0, count: model.classes.count) }
+                        for (i, v) in probs.enumerated() where i < p.sums.count { p.sums[i] += v }
+                        p.nextFrame += 1
+                        if frames.count > 1 { p.stepsDone += 1 }
+                        continue
+                    }
+                    p.className = p.sums.indices.max { p.sums[$0] < p.sums[$1] }.map { model.classes[$0] } ?? model.classes[0]
+                    p.nextFrame = 0
                 }
-                className = c
-            case .reference:
-                // The class whose label the reference gave (checked for every model at start).
-                guard let label = it.referenceLabel, let c = model.className(forLabel: label) else {
-                    throw PleuraError(file: shell.session.file.path, "rate.target reference:…: no class of model \(Self.shortModel(variant.model)) "
-                                      + "stands for the reference's \(SafeText.sanitize(it.referenceLabel ?? "missing")) label")
-                }
-                className = c
-            case .predicted:
-                var sum = [Float](repeating: 0, count: model.classes.count)
-                for f in frames { for (i, p) in try model.probabilities(of: reader.frame(f)).enumerated() where i < sum.count { sum[i] += p } }
-                className = sum.indices.max { sum[$0] < sum[$1] }.map { model.classes[$0] } ?? model.classes[0]
             }
+            let className = p.className!
             let target = "\(model.head)/\(className)"
-            var maps: [Int: Heatmap] = [:]
-            var shas: [(frame: Int, sha256: String)] = []
-            for f in frames {
+            if p.nextFrame < frames.count {
+                let f = frames[p.nextFrame]
                 let ref = ItemRef(mediaSHA256: reader.sha256, frame: f)
                 var record = try backend.storedHeatmap(item: ref, modelSHA256: model.sha256, method: variant.method.rawValue, target: target, layer: model.layer)
                 if record == nil {
@@ -292,17 +359,21 @@ public final class RateMode: ScreenMode {
                     record = try backend.storeHeatmap(Self.record(map, item: ref, model: model, method: variant.method, target: target))
                 }
                 let r = record!
-                maps[f] = Heatmap(width: r.map.width, height: r.map.height, values: r.map.pixels.map { Float($0) / 255 })
-                shas.append((f, r.sha256))
+                p.maps[f] = Heatmap(width: r.map.width, height: r.map.height, values: r.map.pixels.map { Float($0) / 255 })
+                p.shas.append((f, r.sha256))
+                p.nextFrame += 1
+                p.stepsDone += 1
+                continue
             }
-            let mapSHA = it.frame == nil ? HeatmapContext.clipSHA256(frameMaps: shas) : shas[0].sha256
+            let mapSHA = it.frame == nil ? HeatmapContext.clipSHA256(frameMaps: p.shas) : p.shas[0].sha256
             let context = HeatmapContext(modelSHA256: model.sha256, method: variant.method.rawValue, layer: model.layer,
                                          target: target, heatmapSHA256: mapSHA)
-            let slot: TrialSlot? = it.variants.count == 2 ? (slotIndex == 0 ? .a : .b) : nil
-            out.append(ResolvedMap(rated: RatedMap(heatmap: context, overlay: look, slot: slot), maps: maps, className: className))
-        }
-        resolved[it.trialID] = out
-        return out
+            let slot: TrialSlot? = it.variants.count == 2 ? (p.variant == 0 ? .a : .b) : nil
+            p.out.append(ResolvedMap(rated: RatedMap(heatmap: context, overlay: look, slot: slot), maps: p.maps, className: className))
+            p.variant += 1
+            p.className = nil; p.sums = []; p.nextFrame = 0; p.maps = [:]; p.shas = []
+        } while Measure.now() < deadline
+        return nil
     }
 
     /// A map as the store keeps it: 8 bits, as `pleura infer` quantises it.
@@ -320,9 +391,11 @@ public final class RateMode: ScreenMode {
     }
 
     public func paneContent(_ shell: Shell) throws -> (key: String, content: PaneContent?)? {
-        let key = "rate/\(position)/\(shell.frame)/\(showsRaw)"
+        let ready = preparedFraction(item) == nil
+        let key = "rate/\(position)/\(shell.frame)/\(showsRaw)/\(ready)"
         guard let image = try shell.currentImage() else { return (key, nil) }
-        let maps = try resolve(item, shell)
+        let maps = resolved[item.trialID] ?? []
+        guard ready, !maps.isEmpty else { return (key, PaneContent(frame: image)) }
         let style = OverlayStyle(colormap: Colormap(rawValue: settings.colormap) ?? .jet, opacity: Float(settings.opacityPercent) / 100,
                                  threshold: settings.threshold > 0 ? Float(settings.threshold) : nil)
         let frame = item.frame ?? shell.frame
@@ -354,10 +427,28 @@ public final class RateMode: ScreenMode {
         return PixelImage(width: w, height: h, format: .rgb24, pixels: out)
     }
 
+    /// Idle time prepares maps a few frames at a time: the item on screen first (its clip starts
+    /// looping when they are ready), then the next item, while the rater looks at this one.
     public func idle(_ shell: Shell) -> Bool {
-        // Prepare the next item's maps while the rater looks at this one.
+        let deadline = Measure.now() + 0.05
+        if preparedFraction(item) != nil {
+            do {
+                guard try prepare(item, shell, until: deadline) != nil else { return true }   // the panel shows the progress
+                shell.say("maps ready")
+                if item.frame == nil { shell.startPlayback() }
+            } catch {
+                let why = error is PleuraError ? (error as! PleuraError).reason : "\(error)"
+                unprepared[item.trialID] = SafeText.sanitize(why)
+                resolved[item.trialID] = []
+                shell.say("this item's maps could not be made: " + SafeText.sanitize(why), warning: true)
+            }
+            return true
+        }
+        // The next item while this one is still (a looping clip keeps its frame rate).
         let next = position + 1
-        if next < items.count, resolved[items[next].trialID] == nil { _ = try? resolve(items[next], shell) }
+        if !shell.isPlaying, next < items.count, resolved[items[next].trialID] == nil {
+            _ = try? prepare(items[next], shell, until: deadline)
+        }
         return false
     }
 
@@ -458,6 +549,7 @@ public final class RateMode: ScreenMode {
             shell.say(showsRaw ? "raw frame (\(shell.keymap.label(for: .toggleOverlay)): heatmap again)" : "heatmap")
             return .frame
         case .ratePoint1, .ratePoint2, .ratePoint3, .ratePoint4, .ratePoint5, .ratePoint6, .ratePoint7:
+            guard requireMaps(shell) else { return .panel }
             let m: Int
             switch focused {
             case .rating(let i), .highlighted(let i): m = i
@@ -474,6 +566,7 @@ public final class RateMode: ScreenMode {
         case .comment:
             return .prompt(.comment)
         case .choose:
+            guard requireMaps(shell) else { return .panel }
             switch focused {
             case .rating(let m): return try rate(map: m, point: cursor, shell)
             case .highlighted(let m):
@@ -544,6 +637,7 @@ public final class RateMode: ScreenMode {
 
     public func answer(_ prompt: Prompt, _ text: String?, _ shell: Shell) throws -> Effect {
         guard let text else { shell.say("cancelled"); return .panel }
+        guard requireMaps(shell) else { return .panel }
         let clean = text.trimmingCharacters(in: .whitespaces)
         if clean.unicodeScalars.contains(where: SafeText.isUnsafe) {
             shell.say("a comment cannot hold control characters", warning: true)
