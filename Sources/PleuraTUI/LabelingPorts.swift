@@ -109,10 +109,14 @@ public struct HeadPrediction: Equatable, Sendable {
     public var isMultilabel: Bool
     /// (class, probability), sorted by probability, highest first (ties: the card's order).
     public var ranked: [(name: String, probability: Float)]
+    /// Standard deviation of each class's probability over the model's MC-dropout samples (the
+    /// card's `uncertainty_output`); empty when the model has none.
+    public var spread: [String: Float]
 
-    public init(head: String, isMultilabel: Bool, probabilities: [(name: String, probability: Float)]) {
+    public init(head: String, isMultilabel: Bool, probabilities: [(name: String, probability: Float)], spread: [String: Float] = [:]) {
         self.head = head
         self.isMultilabel = isMultilabel
+        self.spread = spread
         ranked = probabilities.enumerated()
             .sorted { $0.element.probability != $1.element.probability ? $0.element.probability > $1.element.probability : $0.offset < $1.offset }
             .map(\.element)
@@ -121,6 +125,15 @@ public struct HeadPrediction: Equatable, Sendable {
     public static func == (a: HeadPrediction, b: HeadPrediction) -> Bool {
         a.head == b.head && a.isMultilabel == b.isMultilabel
             && a.ranked.map(\.name) == b.ranked.map(\.name) && a.ranked.map(\.probability) == b.ranked.map(\.probability)
+            && a.spread == b.spread
+    }
+
+    /// The panel's words for the most probable class: `severity 2 71% ±8` (± the MC-dropout
+    /// standard deviation in percentage points, where the model gives one).
+    public var topSummary: String? {
+        guard let top = ranked.first else { return nil }
+        let sd = spread[top.name].map { String(format: " ±%.0f", ($0 * 100).rounded()) } ?? ""
+        return "\(SafeText.sanitize(head)) \(SafeText.sanitize(top.name)) \(Int((top.probability * 100).rounded()))%" + sd
     }
 }
 

@@ -74,6 +74,8 @@ import PleuraTestSupport
         let loaded = driver.wait(timeout: 60) { $0.contains("Overlay off gradcam") }
         try #require(loaded != nil, "model did not load:\n\(driver.screen())")
         #expect(loaded!.contains("Model  diagnosis "))
+        // The embedded model's MC-dropout spread beside its probabilities (model issue: uncertainty in the panel).
+        #expect(loaded!.contains("% ±") && loaded!.contains("MC-dropout sd"), "\(loaded!)")
         // The panel gained lines when the predictions appeared; ncurses may scroll the rows
         // below to show that, which would move the picture too: no image row may be left blank.
         let rows = loaded!.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

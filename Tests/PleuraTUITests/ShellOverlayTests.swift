@@ -15,7 +15,8 @@ final class FakeExplainer: FrameExplainer {
     func predictions(of image: PixelImage) throws -> [HeadPrediction] {
         predictCalls += 1
         return [HeadPrediction(head: "diagnosis", isMultilabel: false,
-                               probabilities: [("covid", 0.2), ("pneumonia", 0.7), ("healthy", 0.1)]),
+                               probabilities: [("covid", 0.2), ("pneumonia", 0.7), ("healthy", 0.1)],
+                               spread: ["covid": 0.05, "pneumonia": 0.083, "healthy": 0.02]),
                 HeadPrediction(head: "severity", isMultilabel: false,
                                probabilities: [("0", 0.1), ("1", 0.2), ("2", 0.6), ("3", 0.1)])]
     }
@@ -182,15 +183,16 @@ final class FakeExplainer: FrameExplainer {
         let open = try make { FakeExplainer() }
         open.loadModelIfNeeded()
         let lines = ShellScreen.modelLines(for: open).map(\.text)
-        #expect(lines.contains("Model  diagnosis pneumonia 70%"))
-        #expect(lines.contains("       severity 2 60%"))
+        #expect(lines.contains("Model  diagnosis pneumonia 70% ±8"))
+        #expect(lines.contains("       severity 2 60%"))              // no MC-dropout output for this head
+        #expect(lines.contains("       (± MC-dropout sd, points)"))
         #expect(lines.contains { $0.hasPrefix("Overlay off gradcam pneumonia 50%") })
 
         let blind = try make("blinding = true\n[phantom]\ncount = 1\n") { FakeExplainer() }
         #expect(!blind.wantsIdleModelLoad)
         try blind.perform(.toggleOverlay)
         let blindLines = ShellScreen.modelLines(for: blind).map(\.text)
-        #expect(!blindLines.contains { $0.contains("70%") || $0.contains("60%") })
+        #expect(!blindLines.contains { $0.contains("70%") || $0.contains("60%") || $0.contains("±") })
         #expect(blindLines.contains("Model  predictions hidden (blinded)"))
         #expect(blind.targetClassOrder == ["covid", "pneumonia", "healthy"])   // card order: reveals nothing
         #expect(blindLines.contains { $0.hasPrefix("Overlay on gradcam covid 50%") })

@@ -25,7 +25,8 @@ public final class ModelExplainer: FrameExplainer {
     }
 
     public func predictions(of image: PixelImage) throws -> [HeadPrediction] {
-        headPredictions(try runtime.predict(image))
+        let r = try runtime.analysis(image, targets: [], methods: [])
+        return headPredictions(r.predictions, spread: r.uncertainty)
     }
 
     public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
@@ -35,15 +36,15 @@ public final class ModelExplainer: FrameExplainer {
     public func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
         -> (predictions: [HeadPrediction], className: String, heatmap: PleuraRender.Heatmap)
     {
-        let r = try runtime.analyse(image, targets: [.top(head: targetHead)], methods: [method])
-        return (headPredictions(r.predictions), r.heatmaps[0].className, render(r.heatmaps[0]))
+        let r = try runtime.analysis(image, targets: [.top(head: targetHead)], methods: [method])
+        return (headPredictions(r.predictions, spread: r.uncertainty), r.heatmaps[0].className, render(r.heatmaps[0]))
     }
 
-    private func headPredictions(_ p: Predictions) -> [HeadPrediction] {
+    private func headPredictions(_ p: Predictions, spread: Predictions) -> [HeadPrediction] {
         runtime.card.heads.compactMap { head in
             guard let probs = p[head.name] else { return nil }
             return HeadPrediction(head: head.name, isMultilabel: head.isMultilabel,
-                                  probabilities: head.classes.map { ($0, probs[$0] ?? 0) })
+                                  probabilities: head.classes.map { ($0, probs[$0] ?? 0) }, spread: spread[head.name] ?? [:])
         }
     }
 

@@ -43,7 +43,7 @@ final class ShellScreen {
     /// The side panel's rows as last drawn (see ``drawText()``).
     private var drawnPanelRows: [String] = []
     /// Rows the model section always takes, so predictions appearing do not move the rows below.
-    static let modelRows = 3
+    static let modelRows = 4   // two heads, the MC-dropout legend, the overlay
 
     init(terminal: Terminal, shell: Shell, encoder: PaneImageEncoder) {
         self.terminal = terminal
@@ -193,9 +193,10 @@ final class ShellScreen {
         } else if let predictions = c.currentPredictions() {
             let shown = predictions.filter { !$0.isMultilabel }.prefix(2)
             for (i, p) in shown.enumerated() {
-                guard let top = p.ranked.first else { continue }
-                add((i == 0 ? "Model  " : "       ") + "\(SafeText.sanitize(p.head)) \(SafeText.sanitize(top.name)) \(Int((top.probability * 100).rounded()))%")
+                guard let summary = p.topSummary else { continue }
+                add((i == 0 ? "Model  " : "       ") + summary)
             }
+            if shown.contains(where: { !$0.spread.isEmpty }) { add("       (± MC-dropout sd, points)", .dim) }
         } else if let error = c.frameModelError {
             add("Model  error: " + error, .warning)
         } else {
