@@ -11,6 +11,8 @@ public final class SixelPane: PaneImageEncoder {
     private let still: SixelEncoder
     private let playing: PlaybackQuality
     private let cell: (width: Int, height: Int)
+    /// Keeps the filter weights of the clip's geometry (every frame of a clip scales alike).
+    private let resizer = Resizer()
     private var playback: (framesPerSecond: Double, link: LinkMeter)?
 
     public convenience init(capabilities: TerminalCapabilities) {
@@ -34,7 +36,7 @@ public final class SixelPane: PaneImageEncoder {
         let paneWidth = columns * cell.width, paneHeight = rows * cell.height
         let rect = Compositor.fittedRect(sourceWidth: image.width, sourceHeight: image.height, width: paneWidth, height: paneHeight)
         guard rect.width > 0, rect.height > 0 else { return [] }
-        var scaled = Compositor.resize(image, width: rect.width, height: rect.height)
+        var scaled = resizer.resize(image, width: rect.width, height: rect.height)
         if let overlay = content.overlay { scaled = Compositor.overlay(scaled, heatmap: overlay.heatmap, style: overlay.style) }
         let indent = (paneWidth - rect.width) / 2 / cell.width
         var out: [UInt8] = indent > 0 ? Array("\u{1B}[\(indent)C".utf8) : []
