@@ -189,10 +189,18 @@ enum SixelWriter {
                                 if tB < tA || (tB == tA && rB > rA) { return (tB, rB, 1) }
                                 return (tA, rA, 0)
                             }
-                            let (n0, q0, f0) = best(c0)
-                            let (n1, q1, f1) = best(c1)
-                            back[2 * x] = f0; back[2 * x + 1] = f1
-                            cost0 = n0; run0 = q0; cost1 = n1; run1 = q1
+                            if c0 == c1 {
+                                // No free bit to add here (the usual case in late passes): both
+                                // choices are the same character, so one step serves both.
+                                let (n, q, f) = best(c0)
+                                back[2 * x] = f; back[2 * x + 1] = f
+                                cost0 = n; run0 = q; cost1 = n; run1 = q
+                            } else {
+                                let (n0, q0, f0) = best(c0)
+                                let (n1, q1, f1) = best(c1)
+                                back[2 * x] = f0; back[2 * x + 1] = f1
+                                cost0 = n0; run0 = q0; cost1 = n1; run1 = q1
+                            }
                             p0 = c0; p1 = c1
                         }
                     }
