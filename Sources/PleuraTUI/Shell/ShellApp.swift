@@ -79,7 +79,12 @@ public enum ShellApp {
                 } else if controller.mode.idle(controller) {
                     screen.drawText()
                 } else if !controller.isPlaying {
-                    if controller.prepareModelForClip() { screen.drawText(); screen.sendFrame() }   // predictions, overlay appear
+                    if controller.prepareModelForClip() {
+                        // Predictions appear; so does the overlay when it is on (else the frame on
+                        // screen is already right and is not sent again).
+                        screen.drawText()
+                        if controller.overlay.isOn { screen.sendFrame() }
+                    }
                     else if !prefetched { controller.prefetchNextFrame(); prefetched = true }
                     else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
                     else if controller.wantsIdleModelLoad { controller.startModelLoadInBackground(); screen.drawText() }
