@@ -196,6 +196,13 @@ public final class ModelRuntime: @unchecked Sendable {
     /// to sample the clip's frames for ``ScanSector/detect(frames:)``.
     public var usesSector: Bool { card.input.cropsToSector }
 
+    /// The clip's scan sector for this model (``ScanSector/ofClip(frameCount:frame:)``), or nil
+    /// without reading a frame when the model sees the whole frame.
+    public func clipSector(frameCount: Int, frame: (Int) throws -> PixelImage) rethrows -> ScanSector? {
+        guard usesSector else { return nil }
+        return try ScanSector.ofClip(frameCount: frameCount, frame: frame)
+    }
+
     func resolvedSector(for image: PixelImage, _ sector: ScanSector?) -> ScanSector? {
         guard card.input.cropsToSector else { return nil }
         if let sector, sector.width == image.width, sector.height == image.height { return sector }

@@ -42,6 +42,14 @@ public struct ScanSector: Sendable, Equatable {
         return Array(Set((0..<maxSamples).map { Int((Double($0) + 0.5) * Double(n) / Double(maxSamples)) })).sorted()
     }
 
+    /// The sector of a clip, as training and `pleura infer` find it: from the clip's sample frames
+    /// (``sampleIndices(frameCount:)``, all the same size), once per clip. `frame` reads a frame
+    /// by display index. The one rule every caller uses, so a frame gets the same model input in
+    /// the labelling screen as in `pleura infer`.
+    public static func ofClip(frameCount: Int, frame: (Int) throws -> PixelImage) rethrows -> ScanSector {
+        try detect(frames: sampleIndices(frameCount: frameCount).map(frame))
+    }
+
     /// The whole frame (models without a sector crop; clips where nothing was found).
     public static func whole(width: Int, height: Int) -> ScanSector {
         ScanSector(width: width, height: height, mask: [UInt8](repeating: 1, count: width * height))

@@ -78,49 +78,11 @@ public enum Compositor {
 
     /// The image resampled to exactly `width × height` (aspect not kept). Downscaling averages
     /// (an area-weighted triangle filter, no aliasing); upscaling interpolates bilinearly.
+    /// Computes the filter weights on every call: a pane that scales every frame of a clip to the
+    /// same size keeps a ``Resizer`` instead.
     public static func resize(_ image: PixelImage, width: Int, height: Int) -> PixelImage {
         if image.width == width && image.height == height { return image }
-        guard width > 0, height > 0, image.width > 0, image.height > 0 else {
-            return PixelImage(width: max(0, width), height: max(0, height), format: image.format)
-        }
-        let ch = image.channels
-        let xw = Resampler(input: image.width, output: width)
-        let yw = Resampler(input: image.height, output: height)
-        // Horizontal pass into floats, then vertical pass into bytes.
-        var mid = [Float](repeating: 0, count: width * image.height * ch)
-        image.pixels.withUnsafeBufferPointer { src in
-            mid.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<image.height {
-                    let srow = y * image.width * ch, drow = y * width * ch
-                    for ox in 0..<width {
-                        let start = xw.starts[ox], n = xw.counts[ox], wbase = ox * xw.maxTaps
-                        for c in 0..<ch {
-                            var acc: Float = 0
-                            for k in 0..<n {
-                                acc += Float(src[srow + (start + k) * ch + c]) * xw.weights[wbase + k]
-                            }
-                            dst[drow + ox * ch + c] = acc
-                        }
-                    }
-                }
-            }
-        }
-        var out = [UInt8](repeating: 0, count: width * height * ch)
-        mid.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                let rowLen = width * ch
-                for oy in 0..<height {
-                    let start = yw.starts[oy], n = yw.counts[oy], wbase = oy * yw.maxTaps
-                    let drow = oy * rowLen
-                    for i in 0..<rowLen {
-                        var acc: Float = 0
-                        for k in 0..<n { acc += src[(start + k) * rowLen + i] * yw.weights[wbase + k] }
-                        dst[drow + i] = UInt8(max(0, min(255, acc + 0.5)))
-                    }
-                }
-            }
-        }
-        return PixelImage(width: width, height: height, format: image.format, pixels: out)
+        return Resizer().resize(image, width: width, height: height)
     }
 
     /// `image` placed at `rect` on a `canvasWidth × canvasHeight` canvas of grey `background`
@@ -199,13 +161,116 @@ public enum Compositor {
     }
 }
 
+/// ``Compositor/resize(_:width:height:)`` for a stream of frames: the filter weights of the last
+/// geometry (input and output size) are kept, so a clip's frames, all the same size, pay for them
+/// once. Fixed-point arithmetic (weights in 1/4096, the horizontal pass kept at 1/16 of a grey
+/// level), which is within ±1 grey level of the exact filter and keeps flat areas exact.
+/// Not thread-safe: one per pane (or per thread).
+public final class Resizer {
+    private var plan: (inWidth: Int, inHeight: Int, outWidth: Int, outHeight: Int, x: Resampler, y: Resampler)?
+    /// The horizontal pass's rows, reused from frame to frame.
+    private var mid: [Int32] = []
+    /// One output row's sums in the vertical pass.
+    private var rowSums: [Int32] = []
+
+    public init() {}
+
+    /// The image resampled to exactly `width × height`, in the input's format.
+    public func resize(_ image: PixelImage, width: Int, height: Int) -> PixelImage {
+        if image.width == width && image.height == height { return image }
+        guard width > 0, height > 0, image.width > 0, image.height > 0 else {
+            return PixelImage(width: max(0, width), height: max(0, height), format: image.format)
+        }
+        if let p = plan, p.inWidth == image.width, p.inHeight == image.height, p.outWidth == width, p.outHeight == height {} else {
+            plan = (image.width, image.height, width, height,
+                    Resampler(input: image.width, output: width), Resampler(input: image.height, output: height))
+        }
+        let xw = plan!.x, yw = plan!.y
+        let ch = image.channels, inW = image.width, inH = image.height
+        let rowLen = width * ch
+        if mid.count < rowLen * inH { mid = [Int32](repeating: 0, count: rowLen * inH) }
+        if rowSums.count < rowLen { rowSums = [Int32](repeating: 0, count: rowLen) }
+        var out = [UInt8](repeating: 0, count: width * height * ch)
+        image.pixels.withUnsafeBufferPointer { src in
+            mid.withUnsafeMutableBufferPointer { mid in
+                xw.starts.withUnsafeBufferPointer { starts in
+                    xw.counts.withUnsafeBufferPointer { counts in
+                        xw.weights.withUnsafeBufferPointer { weights in
+                            // Horizontal: Σ pixel · weight (weights sum to 4096), kept at 1/16 grey level.
+                            for y in 0..<inH {
+                                let srow = y * inW * ch, drow = y * rowLen
+                                if ch == 3 {
+                                    for ox in 0..<width {
+                                        var p = srow + starts[ox] * 3, wi = ox * xw.maxTaps
+                                        var r: Int32 = 0, g: Int32 = 0, b: Int32 = 0
+                                        for _ in 0..<counts[ox] {
+                                            let w = weights[wi]
+                                            r &+= Int32(src[p]) &* w; g &+= Int32(src[p + 1]) &* w; b &+= Int32(src[p + 2]) &* w
+                                            p += 3; wi += 1
+                                        }
+                                        let d = drow + 3 * ox
+                                        mid[d] = (r &+ 128) >> 8; mid[d + 1] = (g &+ 128) >> 8; mid[d + 2] = (b &+ 128) >> 8
+                                    }
+                                } else {
+                                    for ox in 0..<width {
+                                        let p = srow + starts[ox] * ch, wi = ox * xw.maxTaps
+                                        for c in 0..<ch {
+                                            var acc: Int32 = 0
+                                            var q = p + c, wj = wi
+                                            for _ in 0..<counts[ox] { acc &+= Int32(src[q]) &* weights[wj]; q += ch; wj += 1 }
+                                            mid[drow + ox * ch + c] = (acc &+ 128) >> 8
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        mid.withUnsafeBufferPointer { mid in
+            rowSums.withUnsafeMutableBufferPointer { acc in
+                out.withUnsafeMutableBufferPointer { dst in
+                    yw.weights.withUnsafeBufferPointer { weights in
+                        // Vertical: whole rows at a time (the inner loops run along the row, which
+                        // the compiler vectorises).
+                        for oy in 0..<height {
+                            let start = yw.starts[oy], n = yw.counts[oy], wbase = oy * yw.maxTaps
+                            let w0 = weights[wbase]
+                            var r = start * rowLen
+                            for i in 0..<rowLen { acc[i] = mid[r + i] &* w0 }
+                            if n > 1 {
+                                for k in 1..<n {
+                                    let w = weights[wbase + k]
+                                    r = (start + k) * rowLen
+                                    for i in 0..<rowLen { acc[i] &+= mid[r + i] &* w }
+                                }
+                            }
+                            // 16 (horizontal pass) · 4096 (weights) = 2^16 per grey level: round, clamp.
+                            let drow = oy * rowLen
+                            for i in 0..<rowLen {
+                                let v = (acc[i] &+ 32768) >> 16
+                                dst[drow + i] = UInt8(truncatingIfNeeded: min(255, max(0, v)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return PixelImage(width: width, height: height, format: image.format, pixels: out)
+    }
+}
+
 /// Separable resampling weights for one axis: a triangle filter whose support widens with the
 /// downscale factor (so every input pixel contributes: area-like averaging), bilinear upward.
+/// Weights are integers in 1/4096 summing to exactly 4096 per output sample (flat stays flat).
 struct Resampler {
     var starts: [Int]
     var counts: [Int]
-    var weights: [Float]
+    var weights: [Int32]
     var maxTaps: Int
+
+    static let one: Int32 = 4096
 
     init(input: Int, output: Int) {
         let scale = Double(input) / Double(output)
@@ -213,7 +278,7 @@ struct Resampler {
         maxTaps = Int((support * 2).rounded(.up)) + 2
         starts = [Int](repeating: 0, count: output)
         counts = [Int](repeating: 0, count: output)
-        weights = [Float](repeating: 0, count: output * maxTaps)
+        weights = [Int32](repeating: 0, count: output * maxTaps)
         for o in 0..<output {
             let center = (Double(o) + 0.5) * scale
             let lo = max(0, Int((center - support).rounded(.down)))
@@ -227,13 +292,16 @@ struct Resampler {
             var first = 0, last = ws.count - 1
             while first < last && ws[first] == 0 { first += 1 }
             while last > first && ws[last] == 0 { last -= 1 }
-            let kept = Array(ws[first...last])
+            let kept = Array(ws[first...last].prefix(maxTaps))
             let total = kept.reduce(0, +)
             starts[o] = lo + first
-            counts[o] = min(kept.count, maxTaps)
-            for k in 0..<counts[o] {
-                weights[o * maxTaps + k] = Float(total > 0 ? kept[k] / total : (k == 0 ? 1 : 0))
-            }
+            counts[o] = kept.count
+            var fixed = kept.map { Int32((total > 0 ? $0 / total : 0) * Double(Self.one) + 0.5) }
+            if total <= 0 { fixed = [Self.one] + [Int32](repeating: 0, count: kept.count - 1) }
+            // Rounding may leave the sum a unit or two off 4096: the largest weight takes it up.
+            let residue = Self.one - fixed.reduce(0, +)
+            if let big = fixed.indices.max(by: { fixed[$0] < fixed[$1] }) { fixed[big] += residue }
+            for k in 0..<counts[o] { weights[o * maxTaps + k] = fixed[k] }
         }
     }
 }

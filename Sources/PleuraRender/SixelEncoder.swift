@@ -8,7 +8,10 @@ import PleuraCore
 /// for the quality target, grey or in the scanner's tint, plus colours for coloured pixels such as
 /// a heatmap overlay; see ``SixelPalette``), and later frames reuse it, which keeps the picture stable between frames
 /// and saves the palette search. A frame that the palette no longer represents well (its PSNR
-/// falls `refitMargin` dB below the target, e.g. an overlay was switched on) gets a new palette.
+/// falls `refitMargin` dB below the target, e.g. an overlay was switched on) gets a new palette,
+/// unless a fresh palette could not reach the target either (an overlay's colours: 36–38 dB) and
+/// the old one stays within `refitMargin` of what that fit reached (a new fit would gain nothing
+/// and costs a median cut per frame).
 /// Pixels are mapped to the palette without dithering (dithering adds noise, and noise costs sixel
 /// bytes); ``SixelWriter`` then writes the indexed image, painting over earlier colours to save
 /// bytes. Two qualities: ``Options-swift.struct/still(maxColors:)`` (≥ 40 dB, what a paused frame
@@ -92,6 +95,8 @@ public final class SixelEncoder {
     /// Nearest palette entry for each 15-bit RGB cell (−1: not looked up yet).
     private var colourCache = [Int16](repeating: -1, count: 32768)
     private var paletteRGB: [UInt8] = []
+    /// PSNR the palette in use reached on the frame it was fitted to.
+    private var fittedPSNR = Double.infinity
 
     public init(options: Options = Options()) {
         self.options = options
@@ -101,6 +106,7 @@ public final class SixelEncoder {
     public func reset() {
         palette = nil
         lastReport = nil
+        fittedPSNR = .infinity
     }
 
     /// The frame as one complete sixel sequence.
@@ -114,11 +120,12 @@ public final class SixelEncoder {
             refitted = true
         }
         var (indices, psnr) = map(image)
-        if !refitted, psnr < options.targetPSNR - options.refitMargin {
+        if !refitted, psnr < min(options.targetPSNR, fittedPSNR) - options.refitMargin {
             install(Self.fitPalette(for: image, options: options, maxColors: options.maxColors))
             refitted = true
             (indices, psnr) = map(image)
         }
+        if refitted { fittedPSNR = psnr }
         var out = try Self.encodeIndexed(indices, width: image.width, height: image.height, palette: palette!)
         var encodedWidth = image.width, encodedHeight = image.height
         // Over the byte limit: fewer colours first (each halving costs ~3 dB), then a smaller size.

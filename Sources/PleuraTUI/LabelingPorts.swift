@@ -147,13 +147,20 @@ public protocol FrameExplainer: AnyObject {
     var targetHead: String { get }
     /// That head's classes in the card's order.
     var targetClasses: [String] { get }
-    /// All heads' probabilities, in the card's head order.
-    func predictions(of image: PixelImage) throws -> [HeadPrediction]
+    /// All heads' probabilities, in the card's head order. `clip` is the clip the frame is from:
+    /// what the model needs of the whole clip (a sector model's scan sector, found from the clip's
+    /// sample frames as `pleura infer` finds it) is worked out once per clip and kept.
+    func predictions(of image: PixelImage, in clip: ClipReader) throws -> [HeadPrediction]
     /// The map for one class of ``targetHead``, values 0…1 over the whole frame (any size; the
     /// compositor resamples it).
-    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
-    /// ``predictions(of:)`` plus the map of ``targetHead``'s most probable class, from one
+    func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> Heatmap
+    /// ``predictions(of:in:)`` plus the map of ``targetHead``'s most probable class, from one
     /// forward pass: what a new frame costs with the overlay on (half of two separate calls).
-    func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+    func predictionsAndTopHeatmap(of image: PixelImage, in clip: ClipReader, method: HeatmapMethod) throws
         -> (predictions: [HeadPrediction], className: String, heatmap: Heatmap)
+    /// Whether the once-per-clip work for `clip` is done (a sector model's scan sector: 16 frames
+    /// decoded and compared, a few hundred ms). The calls above do it first when it is not.
+    func isReady(for clip: ClipReader) -> Bool
+    /// Does that work now: the screen calls it while the user is idle, so no key waits for it.
+    func prepare(for clip: ClipReader)
 }

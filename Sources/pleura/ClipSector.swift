@@ -8,9 +8,7 @@ import PleuraModel
 enum ClipSector {
     /// nil for models that see the whole frame (nothing is decoded then).
     static func sector(for model: ModelRuntime, reader: MediaReader) throws -> ScanSector? {
-        guard model.usesSector else { return nil }
-        let frames = try ScanSector.sampleIndices(frameCount: reader.info.frames).map { try reader.frame($0, format: .rgb24) }
-        return ScanSector.detect(frames: frames)
+        try model.clipSector(frameCount: reader.info.frames) { try reader.frame($0, format: .rgb24) }
     }
 
     /// As above for a path `FrameLoader` reads: a `.npy` image is its own one-frame clip.

@@ -26,6 +26,33 @@ private func simulate(rate: Double, buffer: Double, frameBytes: Int, gap: Double
     }
 }
 
+/// Playback as the screen paces it: a frame is due every 1/30 s and goes out only when the meter
+/// says the link has drained (else as soon as it has), behind a small buffer (8 KiB, less than a
+/// frame: every write waits). The estimate must not stay low (it did: writes that waited less
+/// than the pause before them never moved it), so the frames that go out keep up with the link.
+@Test func pacedPlaybackBehindASmallBufferFindsTheLinksRate() {
+    let rate = 10.0 * 1_000_000 / 8, buffer = 8192.0, frameBytes = 35_000, fps = 30.0
+    let meter = LinkMeter()
+    var now = 0.0, queued = 0.0, nextDue = 0.0
+    var sent: [Double] = []
+    while now < 20 {
+        // Wait for the frame to be due and the link to be free (as ShellApp's loop does).
+        let wait = max(nextDue - now, meter.isBusy(now: now) ? meter.backlogSeconds(now: now) - 0.009 : 0)
+        if wait > 0 { queued = max(0, queued - wait * rate); now += wait }
+        if meter.isBusy(now: now) { now += 0.001; queued = max(0, queued - 0.001 * rate); continue }
+        let start = now
+        let excess = queued + Double(frameBytes) - buffer
+        if excess > 0 { now += excess / rate; queued = buffer } else { queued += Double(frameBytes) }
+        meter.recordWrite(bytes: frameBytes, start: start, end: now)
+        sent.append(now)
+        // The next frame of the clip's schedule (frames due while writing are dropped).
+        nextDue = (now * fps).rounded(.down) / fps + 1 / fps
+    }
+    let lastTen = sent.filter { $0 > 10 }.count
+    // The link carries 1.25 MB/s / 35 kB = 35.7 frames/s: all 30 fit.
+    #expect(Double(lastTen) / 10 >= 0.9 * fps, "\(Double(lastTen) / 10) frames/s, estimate \(meter.measuredBytesPerSecond.map { $0 * 8 / 1e6 } ?? 0) Mbit/s")
+}
+
 @Test func linkMeterSaysBusyUntilTheLinkHasDrained() {
     let meter = LinkMeter(fixedMegabitsPerSecond: 8)          // 1 MB/s
     #expect(meter.bytesPerSecond == 1_000_000)

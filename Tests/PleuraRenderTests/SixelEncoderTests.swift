@@ -65,6 +65,14 @@ func expectValidSixel(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourc
     #expect(encoder.lastReport?.refitted == true)
     #expect(!(encoder.palette?.colours.isEmpty ?? true))
     #expect((encoder.lastReport?.psnr ?? 0) >= 28)
+    // The next overlay frame: no palette reaches the target with these colours, and the fitted
+    // one shows it as well as a new fit would, so it is kept (no median cut per frame).
+    let fitted = try #require(encoder.lastReport?.psnr)
+    _ = try encoder.encode(Compositor.overlay(TestFrames.lung(width: 200, height: 160, seed: 6),
+                                              heatmap: Heatmap(width: 200, height: 160, values: TestFrames.blob(width: 200, height: 160)),
+                                              style: OverlayStyle(opacity: 0.5)))
+    #expect(encoder.lastReport?.refitted == false)
+    #expect((encoder.lastReport?.psnr ?? 0) >= fitted - 0.6)
     encoder.reset()
     #expect(encoder.palette == nil)
 }

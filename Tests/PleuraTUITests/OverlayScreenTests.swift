@@ -71,9 +71,10 @@ import PleuraTestSupport
         let (dir, session) = try Self.makeSession(model: nil)
         defer { try? FileManager.default.removeItem(at: dir) }
         let driver = try LabellingScreenTests.startPleura(dir, session, wrapInShell: true)
-        let loaded = driver.wait(timeout: 60) { $0.contains("Overlay off gradcam") }
-        try #require(loaded != nil, "model did not load:\n\(driver.screen())")
-        #expect(loaded!.contains("Model  diagnosis "))
+        // The model loads while idle, then (v2 sees the scan sector) looks at the clip once —
+        // the panel says "looking at this clip…" meanwhile — and then shows predictions.
+        let loaded = driver.wait(timeout: 60) { $0.contains("Overlay off gradcam") && $0.contains("Model  diagnosis ") }
+        try #require(loaded != nil, "model did not load or show predictions:\n\(driver.screen())")
         // The embedded model's MC-dropout spread beside its probabilities (model issue: uncertainty in the panel).
         #expect(loaded!.contains("% ±") && loaded!.contains("MC-dropout sd"), "\(loaded!)")
         // The panel gained lines when the predictions appeared; ncurses may scroll the rows

@@ -12,7 +12,7 @@ final class FakeExplainer: FrameExplainer {
     let targetClasses = ["covid", "pneumonia", "healthy"]
     var predictCalls = 0
     var heatmapCalls: [(String, HeatmapMethod)] = []
-    func predictions(of image: PixelImage) throws -> [HeadPrediction] {
+    func predictions(of image: PixelImage, in clip: ClipReader) throws -> [HeadPrediction] {
         predictCalls += 1
         return [HeadPrediction(head: "diagnosis", isMultilabel: false,
                                probabilities: [("covid", 0.2), ("pneumonia", 0.7), ("healthy", 0.1)],
@@ -20,19 +20,23 @@ final class FakeExplainer: FrameExplainer {
                 HeadPrediction(head: "severity", isMultilabel: false,
                                probabilities: [("0", 0.1), ("1", 0.2), ("2", 0.6), ("3", 0.1)])]
     }
-    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
+    func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> Heatmap {
         heatmapCalls.append((className, method))
         return Heatmap(width: 2, height: 1, values: [1, 0])
     }
+    /// Clips whose once-per-clip work was done (all of them unless a test says otherwise).
+    var unprepared: Set<String> = []
+    func isReady(for clip: ClipReader) -> Bool { !unprepared.contains(clip.sha256) }
+    func prepare(for clip: ClipReader) { unprepared.remove(clip.sha256) }
     /// Passes through the model: each call above is one, and so is this one.
     var combinedCalls = 0
     var passes: Int { predictCalls + heatmapCalls.count + combinedCalls }
-    func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+    func predictionsAndTopHeatmap(of image: PixelImage, in clip: ClipReader, method: HeatmapMethod) throws
         -> (predictions: [HeadPrediction], className: String, heatmap: Heatmap)
     {
         combinedCalls += 1
         predictCalls -= 1   // predictions(of:) below counts itself; this is still one pass
-        return (try predictions(of: image), "pneumonia", Heatmap(width: 2, height: 1, values: [1, 0]))
+        return (try predictions(of: image, in: clip), "pneumonia", Heatmap(width: 2, height: 1, values: [1, 0]))
     }
 }
 
@@ -90,6 +94,27 @@ final class FakeExplainer: FrameExplainer {
         _ = try c.displayImage(); _ = try c.displayImage()
         #expect(fake.heatmapCalls.map(\.0) == ["covid"])
         #expect(fake.passes == 5)
+    }
+
+    /// A clip the model has not looked at yet (a sector model finds its scan sector from 16
+    /// frames first): the frame shows at once, raw, with no model pass; the idle loop's
+    /// prepareModelForClip() does the clip's work, then predictions and the overlay appear.
+    @Test func unpreparedClipShowsTheRawFrameFirst() throws {
+        let fake = FakeExplainer()
+        fake.unprepared = [String(repeating: "a", count: 64)]
+        let c = try make { fake }
+        try c.perform(.toggleOverlay)
+        #expect(!c.modelIsReadyForClip)
+        #expect(c.overlayKey == "plain")
+        #expect(try c.displayContent()?.overlay == nil)
+        #expect(c.currentPredictions() == nil)
+        #expect(ShellScreen.modelLines(for: c).contains { $0.text.contains("looking at this clip") })
+        #expect(fake.passes == 0)
+        #expect(c.prepareModelForClip())
+        #expect(c.modelIsReadyForClip && !c.prepareModelForClip())
+        #expect(c.currentPredictions() != nil)
+        #expect(try c.displayContent()?.overlay != nil)
+        #expect(c.overlayKey != "plain")
     }
 
     /// While the user is idle the next frame's predictions and map are computed, so the key that

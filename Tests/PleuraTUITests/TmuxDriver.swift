@@ -92,13 +92,23 @@ func spawnAndWait(_ argv: [String]) throws -> Int32 {
 }
 
 /// Starts a program (stdin/stdout/stderr on /dev/null, default signal handling, `environment`
-/// added to this process's, in `cwd`) and returns its pid. posix_spawn rather than Foundation's
-/// Process: under the test runner, Process was seen never noticing that a child had exited.
-func spawn(_ argv: [String], environment: [String: String] = [:], cwd: URL? = nil) throws -> pid_t {
+/// added to this process's less the names in `removing`, in `cwd`) and returns its pid. With
+/// `terminal` (a pty's slave path) the program runs in a new session with that terminal as its
+/// stdin/stdout/stderr and controlling terminal. posix_spawn rather than Foundation's Process:
+/// under the test runner, Process was seen never noticing that a child had exited.
+func spawn(_ argv: [String], environment: [String: String] = [:], removing: Set<String> = [], cwd: URL? = nil,
+           terminal: String? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for fd in [Int32(0), 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+    if let terminal {
+        // After setsid (done before the file actions), opening the pty makes it the controlling tty.
+        posix_spawn_file_actions_addopen(&actions, 0, terminal, O_RDWR, 0)
+        posix_spawn_file_actions_adddup2(&actions, 0, 1)
+        posix_spawn_file_actions_adddup2(&actions, 0, 2)
+    } else {
+        for fd in [Int32(0), 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+    }
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -109,11 +119,13 @@ func spawn(_ argv: [String], environment: [String: String] = [:], cwd: URL? = ni
     var defaults = sigset_t()
     sigfillset(&defaults)
     posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let setsid: Int32 = terminal == nil ? 0 : 0x80   // POSIX_SPAWN_SETSID (glibc ≥ 2.26; not imported into Swift)
+    posix_spawnattr_setflags(&attributes, Int16(Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | setsid))
     var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
     defer { for p in cArgs { free(p) } }
     _ = cwd   // (no portable chdir action in glibc 2.36's headers; callers pass absolute paths)
-    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    let env = ProcessInfo.processInfo.environment.filter { !removing.contains($0.key) }
+        .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
     var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
     defer { for p in cEnv { free(p) } }
     var pid: pid_t = 0

@@ -9,6 +9,12 @@ public final class ModelExplainer: FrameExplainer {
     public let name: String
     public let targetHead: String
     public let targetClasses: [String]
+    /// Sector models: each clip's scan sector (by the clip's SHA-256; nil for whole-frame
+    /// models), found once per clip from its sample frames: finding it from every frame alone
+    /// cost more than the model pass, and gave other inputs than `pleura infer`.
+    private var sectors: [String: ScanSector?] = [:]
+    private var sectorOrder: [String] = []
+    static let sectorCacheLimit = 16
 
     public init(runtime: ModelRuntime) {
         self.runtime = runtime
@@ -24,20 +30,45 @@ public final class ModelExplainer: FrameExplainer {
         ModelExplainer(runtime: try Model.load(path: session.model?.path))
     }
 
-    public func predictions(of image: PixelImage) throws -> [HeadPrediction] {
-        let r = try runtime.analysis(image, targets: [], methods: [])
+    public func predictions(of image: PixelImage, in clip: ClipReader) throws -> [HeadPrediction] {
+        let r = try runtime.analysis(image, sector: try sector(of: clip, frame: image), targets: [], methods: [])
         return headPredictions(r.predictions, spread: r.uncertainty)
     }
 
-    public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
-        render(try runtime.heatmap(image, head: targetHead, class: className, method: method))
+    public func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
+        let r = try runtime.analyse(image, sector: try sector(of: clip, frame: image),
+                                    targets: [CAMTarget(head: targetHead, className: className)], methods: [method])
+        return render(r.heatmaps[0])
     }
 
-    public func predictionsAndTopHeatmap(of image: PixelImage, method: HeatmapMethod) throws
+    public func predictionsAndTopHeatmap(of image: PixelImage, in clip: ClipReader, method: HeatmapMethod) throws
         -> (predictions: [HeadPrediction], className: String, heatmap: PleuraRender.Heatmap)
     {
-        let r = try runtime.analysis(image, targets: [.top(head: targetHead)], methods: [method])
+        let r = try runtime.analysis(image, sector: try sector(of: clip, frame: image), targets: [.top(head: targetHead)], methods: [method])
         return (headPredictions(r.predictions, spread: r.uncertainty), r.heatmaps[0].className, render(r.heatmaps[0]))
+    }
+
+    public func isReady(for clip: ClipReader) -> Bool { !runtime.usesSector || sectors[clip.sha256] != nil }
+
+    public func prepare(for clip: ClipReader) { _ = clipSector(clip) }
+
+    /// The clip's sector, found once (cached by SHA-256). A clip whose sample frames cannot be
+    /// read gets nil: each frame's sector is then found from that frame alone.
+    private func clipSector(_ clip: ClipReader) -> ScanSector? {
+        let key = clip.sha256
+        if let cached = sectors[key] { return cached }
+        let found = try? runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }
+        sectors[key] = .some(found)
+        sectorOrder.append(key)
+        if sectorOrder.count > Self.sectorCacheLimit { sectors[sectorOrder.removeFirst()] = nil }
+        return found
+    }
+
+    /// The sector for a frame of `clip` (nil for whole-frame models). A frame of another size
+    /// than the clip's sample frames gets its own.
+    private func sector(of clip: ClipReader, frame: PixelImage) throws -> ScanSector? {
+        guard runtime.usesSector, let found = clipSector(clip), found.width == frame.width, found.height == frame.height else { return nil }
+        return found
     }
 
     private func headPredictions(_ p: Predictions, spread: Predictions) -> [HeadPrediction] {

@@ -9,8 +9,13 @@ import PleuraRender
 public final class SixelPane: PaneImageEncoder {
     public let name = "sixel"
     private let still: SixelEncoder
+    /// Still frames with a heatmap overlay: their own palette (ramp plus the map's colours), so
+    /// neither kind of frame refits the other's.
+    private let stillOverlay: SixelEncoder
     private let playing: PlaybackQuality
     private let cell: (width: Int, height: Int)
+    /// Keeps the filter weights of the clip's geometry (every frame of a clip scales alike).
+    private let resizer = Resizer()
     private var playback: (framesPerSecond: Double, link: LinkMeter)?
 
     public convenience init(capabilities: TerminalCapabilities) {
@@ -22,6 +27,7 @@ public final class SixelPane: PaneImageEncoder {
     public init(cellWidth: Int, cellHeight: Int, maxColors: Int = 256) {
         cell = (cellWidth, cellHeight)
         still = SixelEncoder(options: .still(maxColors: maxColors))
+        stillOverlay = SixelEncoder(options: .still(maxColors: maxColors))
         playing = PlaybackQuality(maxColors: maxColors)
     }
 
@@ -34,7 +40,7 @@ public final class SixelPane: PaneImageEncoder {
         let paneWidth = columns * cell.width, paneHeight = rows * cell.height
         let rect = Compositor.fittedRect(sourceWidth: image.width, sourceHeight: image.height, width: paneWidth, height: paneHeight)
         guard rect.width > 0, rect.height > 0 else { return [] }
-        var scaled = Compositor.resize(image, width: rect.width, height: rect.height)
+        var scaled = resizer.resize(image, width: rect.width, height: rect.height)
         if let overlay = content.overlay { scaled = Compositor.overlay(scaled, heatmap: overlay.heatmap, style: overlay.style) }
         let indent = (paneWidth - rect.width) / 2 / cell.width
         var out: [UInt8] = indent > 0 ? Array("\u{1B}[\(indent)C".utf8) : []
@@ -42,13 +48,13 @@ public final class SixelPane: PaneImageEncoder {
             playing.chooseRung(linkBytesPerSecond: playback.link.bytesPerSecond, framesPerSecond: playback.framesPerSecond)
             out += try playing.encode(scaled)
         } else {
-            out += try still.encode(scaled)
+            out += try (content.overlay == nil ? still : stillOverlay).encode(scaled)
             if let path = Self.paneDump { try? Self.writePPM(scaled, to: path) }
         }
         return out
     }
 
-    public func clipChanged() { still.reset(); playing.reset() }
+    public func clipChanged() { still.reset(); stillOverlay.reset(); playing.reset() }
 
     /// Test hook: real-terminal tests compare a screenshot of the pane with the frame exactly as
     /// it was scaled for it, so each still frame's scaled image is written here (binary PPM).

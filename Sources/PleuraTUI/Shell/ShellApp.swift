@@ -33,10 +33,11 @@ public enum ShellApp {
         terminal.link.fixedBytesPerSecond = linkMegabits.map { $0 * 1_000_000 / 8 }
         let screen = ShellScreen(terminal: terminal, shell: shell, encoder: encoder)
         if let log = ProcessInfo.processInfo.environment["PLEURA_TEST_IMAGE_LOG"] {
-            // Test hook: one line per image written, so tests can count them (start-up sends one).
-            screen.onImageWritten = { bytes in
+            // Test hook: one line per image written, so tests can count them (start-up sends one),
+            // with the link's rate as planned then (bytes/s; 0: unknown).
+            screen.onImageWritten = { [link = terminal.link] bytes in
                 guard let f = fopen(log, "a") else { return }
-                fputs("image \(bytes)\n", f)
+                fputs("image \(bytes) \(Int(Measure.now() * 1000)) ms \(Int(link.bytesPerSecond ?? 0)) B/s\n", f)
                 fclose(f)
             }
         }
@@ -52,7 +53,9 @@ public enum ShellApp {
         var prefetched = false
         while true {
             var timeout = Int(Terminal.pollInterval)
-            if let wait = controller.secondsToNextFrame(now: Measure.now()) { timeout = min(timeout, Int(wait * 1000)) }
+            let now = Measure.now()
+            if let wait = controller.secondsToNextFrame(now: now) { timeout = min(timeout, Int(wait * 1000)) }
+            if let drain = screen.linkDrainSeconds(now: now) { timeout = min(timeout, Int((drain * 1000).rounded(.up))) }
             let event = terminal.nextEvent(timeout: timeout)
             switch event {
             case .signal(.terminate(let sig)):
@@ -70,10 +73,19 @@ public enum ShellApp {
                 if controller.tick(now: Measure.now()) {
                     screen.drawText()
                     screen.sendFrame()
+                } else if screen.linkDrainSeconds(now: Measure.now()) != nil {
+                    // The frame that was due while the link was busy, now that it has drained.
+                    screen.sendFrame()
                 } else if controller.mode.idle(controller) {
                     screen.drawText()
                 } else if !controller.isPlaying {
-                    if !prefetched { controller.prefetchNextFrame(); prefetched = true }
+                    if controller.prepareModelForClip() {
+                        // Predictions appear; so does the overlay when it is on (else the frame on
+                        // screen is already right and is not sent again).
+                        screen.drawText()
+                        if controller.overlay.isOn { screen.sendFrame() }
+                    }
+                    else if !prefetched { controller.prefetchNextFrame(); prefetched = true }
                     else if controller.openNextUnopenedClip() { screen.drawText() }   // progress counts one more clip
                     else if controller.wantsIdleModelLoad { controller.startModelLoadInBackground(); screen.drawText() }
                 }

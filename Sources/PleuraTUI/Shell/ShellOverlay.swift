@@ -78,10 +78,29 @@ extension Shell {
     /// unblinded sessions; blinded ones load it only when an overlay key asks.
     public var wantsIdleModelLoad: Bool { modelStatus == .notLoaded && !session.blinding && loadExplainer != nil && mode.usesShellOverlay }
 
+    /// Whether the model has done its once-per-clip work for the clip on screen (true without
+    /// a model). Until then predictions and the overlay are held back, so a key that lands on a
+    /// new clip shows the frame at once; ``prepareModelForClip()`` does it while the user is idle.
+    public var modelIsReadyForClip: Bool {
+        guard let explainer, let reader else { return true }
+        return explainer.isReady(for: reader)
+    }
+
+    /// While the user is idle: the model's once-per-clip work for the clip on screen (a sector
+    /// model's scan sector, from 16 of its frames); true when it was done now (predictions and
+    /// the overlay can be drawn).
+    @discardableResult
+    public func prepareModelForClip() -> Bool {
+        guard mode.usesShellOverlay, !modelIsReadyForClip, let explainer, let reader else { return false }
+        explainer.prepare(for: reader)
+        return true
+    }
+
     /// The frame's predictions (computed once per frame); nil without a model, while playing,
-    /// or when the model failed on this frame (``frameModelError`` says why).
+    /// before the model's work for the clip is done (``modelIsReadyForClip``), or when the model
+    /// failed on this frame (``frameModelError`` says why).
     public func currentPredictions() -> [HeadPrediction]? {
-        guard explainer != nil, !isPlaying else { return nil }
+        guard explainer != nil, !isPlaying, modelIsReadyForClip else { return nil }
         do {
             let p = try predictions(atFrame: frame)
             frameModelError = nil
@@ -101,11 +120,11 @@ extension Shell {
         let image = try reader.frame(f)
         let p: [HeadPrediction]
         if overlay.isOn && overlay.targetRank == 0 {
-            let r = try explainer.predictionsAndTopHeatmap(of: image, method: overlay.method)
+            let r = try explainer.predictionsAndTopHeatmap(of: image, in: reader, method: overlay.method)
             p = r.predictions
             rememberHeatmap(r.heatmap, key: "\(key)/\(overlay.method.rawValue)/\(r.className)")
         } else {
-            p = try explainer.predictions(of: image)
+            p = try explainer.predictions(of: image, in: reader)
         }
         predictionCache[key] = p
         return p
@@ -135,7 +154,7 @@ extension Shell {
         guard let explainer, let reader else { return nil }
         let key = "\(reader.sha256)/\(f)/\(overlay.method.rawValue)/\(target)"
         if let cached = heatmapCache[key] { return cached }
-        let map = try explainer.heatmap(of: try reader.frame(f), className: target, method: overlay.method)
+        let map = try explainer.heatmap(of: try reader.frame(f), in: reader, className: target, method: overlay.method)
         rememberHeatmap(map, key: key)
         return map
     }
@@ -143,7 +162,7 @@ extension Shell {
     /// While the user is idle: the model's work for frame `f` (the next one), so the key that
     /// shows it finds predictions and the overlay's map ready. Failures are left for that key.
     func prepareModelOutputs(forFrame f: Int) {
-        guard explainer != nil, !isPlaying else { return }
+        guard explainer != nil, !isPlaying, modelIsReadyForClip else { return }
         let p = session.blinding ? nil : try? predictions(atFrame: f)
         guard overlay.isOn else { return }
         let order = targetClassOrder(predictions: p)
@@ -170,7 +189,7 @@ extension Shell {
 
     /// Identifies what ``displayContent()`` draws besides the frame (for the screen's cache).
     public var overlayKey: String {
-        guard mode.usesShellOverlay, overlay.isOn, modelStatus == .loaded, !isPlaying else { return "plain" }
+        guard mode.usesShellOverlay, overlay.isOn, modelStatus == .loaded, !isPlaying, modelIsReadyForClip else { return "plain" }
         return "\(overlay.method.rawValue)/\(overlayTarget ?? "-")/\(overlay.opacityPercent)"
     }
 
@@ -180,7 +199,7 @@ extension Shell {
     public func displayContent() throws -> PaneContent? {
         if let own = try mode.paneContent(self) { return own.content }
         guard let image = try currentImage() else { return nil }
-        guard overlay.isOn, explainer != nil, !isPlaying, let target = overlayTarget else { return PaneContent(frame: image) }
+        guard overlay.isOn, explainer != nil, !isPlaying, modelIsReadyForClip, let target = overlayTarget else { return PaneContent(frame: image) }
         let map: Heatmap
         do {
             guard let m = try heatmap(atFrame: frame, target: target) else { return PaneContent(frame: image) }

@@ -40,6 +40,9 @@ final class ShellScreen {
     private var lastPlayedBytes: [UInt8]?
     /// Called after image bytes reached the terminal (benchmarks and tests hook in here).
     var onImageWritten: ((Int) -> Void)?
+    /// A playing frame was due while the link was still busy: it goes out as soon as the link has
+    /// drained (``linkDrainSeconds``), unless a newer frame replaces it first.
+    private(set) var framePending = false
     /// The side panel's rows as last drawn (see ``drawText()``).
     private var drawnPanelRows: [String] = []
     /// Rows the model section always takes, so predictions appearing do not move the rows below.
@@ -199,6 +202,8 @@ final class ShellScreen {
             if shown.contains(where: { !$0.spread.isEmpty }) { add("       (± MC-dropout sd, points)", .dim) }
         } else if let error = c.frameModelError {
             add("Model  error: " + error, .warning)
+        } else if !c.modelIsReadyForClip {
+            add("Model  looking at this clip…", .dim)
         } else {
             add("Model  (paused frames only)", .dim)
         }
@@ -289,7 +294,8 @@ final class ShellScreen {
         // not a queue in front of the next key), at a quality that fits it; still frames get the
         // full quality (the key tells them apart, so stopping refines the frame on screen).
         let playing = shell.isPlaying
-        if playing, terminal.link.isBusy(now: Measure.now()) { return }
+        framePending = false
+        if playing, terminal.link.isBusy(now: Measure.now()) { framePending = true; return }
         let modeKey = (try? shell.mode.paneContent(shell))??.key
         let key = "\(shell.clipIndex)/\(shell.frame)/\(layout.imageColumns)x\(layout.imageRows)/\(modeKey ?? shell.overlayKey)"
             + (playing ? "/playing" : "")
@@ -312,9 +318,26 @@ final class ShellScreen {
         guard let bytes = cachedImage?.bytes else { return }
         // A playing frame identical to the one on screen (a repeated frame) is not sent again.
         if playing, bytes == lastPlayedBytes { return }
+        // A key typed while the frame was encoded is answered first (the frame would hold its
+        // answer up for as long as the link takes to carry it); the frame may follow.
+        if playing, keyIsWaiting() { framePending = true; return }
         lastPlayedBytes = playing ? bytes : nil
         terminal.writeImage(bytes, row: layout.imageRow, column: layout.imageColumn)
         onImageWritten?(bytes.count)
+    }
+
+    /// Seconds until the link has drained what was written, when a playing frame waits for it
+    /// (nil: nothing waits).
+    func linkDrainSeconds(now: Double) -> Double? {
+        guard framePending, shell.isPlaying else { return nil }
+        // Woken when the backlog is within the link meter's slack, when the frame may go.
+        return max(0, terminal.link.backlogSeconds(now: now) - 0.009)
+    }
+
+    /// Whether the terminal has input ncurses has not read yet.
+    private func keyIsWaiting() -> Bool {
+        var pfd = pollfd(fd: terminal.descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0
     }
 
     func clipChanged() {
