@@ -38,7 +38,8 @@ let package = Package(
         // MARK: Swift modules
         .target(name: "PleuraCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg"]),
-        .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift"),
+                                                   .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "PleuraRender", dependencies: ["PleuraCore", "CSixel"]),
         .target(name: "PleuraModel", dependencies: ["PleuraCore"]),
         .target(name: "PleuraPhantom", dependencies: ["PleuraCore", "PleuraMedia"]),

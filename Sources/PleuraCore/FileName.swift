@@ -68,6 +68,34 @@ public enum FileName {
         return withCString(name) { stat($0, &st) } == 0 ? st : nil
     }
 
+    /// Every file below the folder `folder` (recursively; symbolic links to folders are not
+    /// followed, so a link loop cannot trap the walk), each as `folder/relative/name` in this
+    /// byte-keeping encoding, sorted. Walked with opendir/readdir on the names' bytes: Foundation's
+    /// enumerator turns a folder or entry whose name is not UTF-8 into a name that does not exist.
+    /// Subfolders that cannot be read are skipped, as `find` would report and pass them.
+    public static func filesBelow(_ folder: String) throws -> [String] {
+        var out: [String] = []
+        var pending = [folder]
+        while let path = pending.popLast() {
+            guard let dir = withCString(path, { opendir($0) }) else {
+                if path == folder { throw PleuraError(file: folder, "cannot read the folder: \(String(cString: strerror(errno)))") }
+                continue
+            }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let nameBytes: [UInt8] = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                    Array(raw.prefix(while: { $0 != 0 }))
+                }
+                if nameBytes == [0x2E] || nameBytes == [0x2E, 0x2E] { continue }
+                let child = (path.hasSuffix("/") ? path : path + "/") + decode(bytes: nameBytes)
+                var st = stat()
+                guard withCString(child, { lstat($0, &st) }) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR { pending.append(child) } else { out.append(child) }
+            }
+        }
+        return out.sorted { bytes($0).lexicographicallyPrecedes(bytes($1)) }
+    }
+
     /// True when something exists under that name.
     public static func exists(_ name: String) -> Bool { status(name) != nil }
 

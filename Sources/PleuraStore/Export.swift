@@ -14,18 +14,38 @@ public enum ExchangeFormat: String, Sendable, CaseIterable {
 
 /// Where exported text goes: a buffer flushed to a file descriptor in 1 MiB pieces (exports of
 /// a million events should not hold the whole file in memory), or kept in memory for tests.
+///
+/// Written to a terminal, an export must not carry a note's or file name's ESC, C1 control or
+/// bidi override to it: ``Terminal`` makes the text safe there (into a file or pipe the bytes
+/// stay exact).
 public final class TextSink {
+    /// How text is made safe for a terminal: CSV and other text with every unsafe scalar but the
+    /// line feeds between rows shown as `?` (``SafeText/sanitize(_:)``); JSON with `\u` escapes
+    /// (``SafeText/terminalSafeJSON(_:)``), so it still decodes to the exact text.
+    public enum Terminal: Sendable { case text, json }
+
     private var buffer: [UInt8] = []
     private let handle: FileHandle?
+    private let terminal: Terminal?
     private var collected: [UInt8] = []
 
     /// Collects everything in memory (see ``text``).
-    public init() { handle = nil; buffer.reserveCapacity(1 << 20) }
-    /// Streams to `handle`.
-    public init(handle: FileHandle) { self.handle = handle; buffer.reserveCapacity(1 << 20) }
+    public init() { handle = nil; terminal = nil; buffer.reserveCapacity(1 << 20) }
+    /// Streams to `handle`, made safe for a terminal when `terminal` says how.
+    public init(handle: FileHandle, terminal: Terminal? = nil) {
+        self.handle = handle; self.terminal = terminal; buffer.reserveCapacity(1 << 20)
+    }
 
     public func write(_ s: String) {
-        buffer.append(contentsOf: s.utf8)
+        switch terminal {
+        case nil: buffer.append(contentsOf: s.utf8)
+        case .json?: buffer.append(contentsOf: SafeText.terminalSafeJSON(s).utf8)
+        case .text?:
+            for (i, line) in s.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if i > 0 { buffer.append(0x0A) }
+                buffer.append(contentsOf: SafeText.sanitize(String(line)).utf8)
+            }
+        }
         if buffer.count >= 1 << 20 { flush() }
     }
 

@@ -176,9 +176,11 @@ extension ExchangeReader {
     /// Keys a JSON Lines label object may have, and those of a rating object.
     static let labelKeys = Set(["kind", "media", "sha256", "annotator", "frame"] + LabelField.allCases.map(\.rawValue))
     static let ratingKeys = Set(["kind", "sha256"] + RatingRecord.header)
+    static let predictionKeys = Set(["kind", "media", "sha256", "frame", "model", "head", "label", "probability", "uncertainty"])
 
     /// JSON Lines as `pleura export --format jsonl` writes them: one object per line, `kind`
-    /// `label` (default) or `rating`, media by `sha256` and/or `media` path. Types are exact:
+    /// `label` (default), `rating` or `prediction` (`model`, `head`, `label` strings,
+    /// `probability` and optional `uncertainty` numbers 0…1), media by `sha256` and/or `media` path. Types are exact:
     /// findings `true`/`false`, `severity` an integer 0–3, `quality` `"ok"`/`"poor"`, `note` a
     /// string, `frame` an integer ≥ 0 (absent or null: the whole video), null = not assessed;
     /// unknown keys are refused (a misspelt field would otherwise be dropped silently).
@@ -205,21 +207,48 @@ extension ExchangeReader {
                 }
             }
             let kind = try string("kind") ?? "label"
-            guard kind == "label" || kind == "rating" else { throw fail("kind '\(kind)' cannot be imported (label or rating)") }
-            let allowed = kind == "label" ? labelKeys : ratingKeys
+            guard kind == "label" || kind == "rating" || kind == "prediction" else {
+                throw fail("kind '\(kind)' cannot be imported (label, rating or prediction)")
+            }
+            let allowed = kind == "label" ? labelKeys : kind == "rating" ? ratingKeys : predictionKeys
             if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
                 throw fail("unknown key \"\(unknown)\" for a \(kind) (known: \(allowed.sorted().joined(separator: ", ")))")
             }
             let sha = try string("sha256")
             guard let media = try string("media") ?? sha, !media.isEmpty else { throw fail("no media (give \"media\" or \"sha256\")") }
-            let named = try string("annotator")
-            guard let annotator = annotatorName ?? named, !annotator.isEmpty else { throw fail("no annotator (give \"annotator\" or --as NAME)") }
             var frame: Int? = nil
             switch object["frame"] {
             case nil, .null?: break
             case .int(let n)? where n >= 0: frame = n
             case let other?: throw fail("\"frame\" must be a whole number ≥ 0 or null, found \(other.serialized.prefix(40))")
             }
+            if kind == "prediction" {
+                // A number 0…1, never a string; `uncertainty` may be absent or null.
+                func probability(_ key: String, required: Bool) throws -> Double? {
+                    let d: Double
+                    switch object[key] {
+                    case nil, .null?:
+                        if required { throw fail("\"\(key)\" is missing (a number 0…1)") }
+                        return nil
+                    case .int(let i)?: d = Double(i)
+                    case .double(let x)?: d = x
+                    case let other?: throw fail("\(key) must be a number 0…1, found \(other.serialized.prefix(40))")
+                    }
+                    guard d.isFinite, (0...1).contains(d) else { throw fail("\(key) \(d) is outside 0…1") }
+                    return d
+                }
+                var texts: [String] = []
+                for key in ["model", "head", "label"] {
+                    guard let t = try string(key, required: true), !t.isEmpty else { throw fail("\"\(key)\" is empty") }
+                    texts.append(t)
+                }
+                rows.predictions.append(.init(place: place, media: media, sha256: sha, frame: frame, model: texts[0], head: texts[1],
+                                              className: texts[2], probability: try probability("probability", required: true)!,
+                                              uncertainty: try probability("uncertainty", required: false)))
+                continue
+            }
+            let named = try string("annotator")
+            guard let annotator = annotatorName ?? named, !annotator.isEmpty else { throw fail("no annotator (give \"annotator\" or --as NAME)") }
             if kind == "label" {
                 var set = LabelSet()
                 for field in LabelField.allCases {

@@ -101,11 +101,11 @@ extension AnnotationStore {
     /// ```
     public func exportLabelStudio(root: String, level: ItemLevel? = nil, to sink: TextSink) throws {
         // Predictions by item: the top class per model and head.
-        var topPredictions: [ItemRef: [String: [String: (String, Double)]]] = [:]
+        var topPredictions: [ItemRef: [String: [String: (String, Double, Double?)]]] = [:]
         for p in try predictions() {
             let current = topPredictions[p.item]?[p.modelSHA256]?[p.head]
             if current == nil || p.probability > current!.1 {
-                topPredictions[p.item, default: [:]][p.modelSHA256, default: [:]][p.head] = (p.className, p.probability)
+                topPredictions[p.item, default: [:]][p.modelSHA256, default: [:]][p.head] = (p.className, p.probability, p.uncertainty)
             }
         }
         var taskID = 0
@@ -121,9 +121,11 @@ extension AnnotationStore {
                 task["predictions"] = .array(models.keys.sorted().map { model in
                     let heads = models[model]!
                     return .object(["model_version": .string(model), "result": .array(heads.keys.sorted().map { head in
-                        let (cls, p) = heads[head]!
-                        return .object(["from_name": .string(head), "to_name": .string("video"), "type": .string("choices"),
-                                        "score": .double(p), "value": .object(["choices": .array([.string(cls)])])])
+                        let (cls, p, u) = heads[head]!
+                        var result: [String: JSONValue] = ["from_name": .string(head), "to_name": .string("video"), "type": .string("choices"),
+                                                           "score": .double(p), "value": .object(["choices": .array([.string(cls)])])]
+                        if let u { result["uncertainty"] = .double(u) }
+                        return .object(result)
                     })])
                 })
             }
@@ -251,10 +253,19 @@ extension ExchangeReader {
                     case let other?: throw fail("prediction score must be a number, found \(other.typeName)")
                     }
                     guard score.isFinite, (0...1).contains(score) else { throw fail("prediction score \(score) is outside 0…1") }
+                    // Pleura's own key beside `score` (see exportLabelStudio): the MC-dropout spread.
+                    let uncertainty: Double?
+                    switch result["uncertainty"] {
+                    case nil, .null?: uncertainty = nil
+                    case .int(let i)?: uncertainty = Double(i)
+                    case .double(let d)?: uncertainty = d
+                    case let other?: throw fail("prediction uncertainty must be a number, found \(other.typeName)")
+                    }
+                    if let u = uncertainty, !u.isFinite || !(0...1).contains(u) { throw fail("prediction uncertainty \(u) is outside 0…1") }
                     for c in choices {
                         guard let cls = c.stringValue else { throw fail("prediction choices must be strings, found \(c.typeName)") }
                         rows.predictions.append(.init(place: name, media: media, sha256: sha, frame: frame, model: model,
-                                                      head: head, className: cls, probability: score))
+                                                      head: head, className: cls, probability: score, uncertainty: uncertainty))
                     }
                 }
             }

@@ -109,11 +109,7 @@ extension AnnotationStore {
 
     /// The media most recently registered at this absolute path, or nil.
     public func media(atPath path: String) throws -> MediaRecord? {
-        try read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT media_id FROM media_path WHERE path = ? ORDER BY id DESC LIMIT 1",
-                                              arguments: [path]) else { return nil }
-            return try Self.fetchMedia(db, id: id)
-        }
+        try read { db in try Self.fetchMedia(db, atPath: path) }
     }
 
     /// Every registered media, ordered by current path.
@@ -145,6 +141,12 @@ extension AnnotationStore {
 
     static func fetchMedia(_ db: Database, id: Int64) throws -> MediaRecord? {
         try Row.fetchOne(db, sql: "\(mediaSelect) WHERE m.id = ?", arguments: [id]).map(mediaRecord)
+    }
+
+    static func fetchMedia(_ db: Database, atPath path: String) throws -> MediaRecord? {
+        guard let id = try Int64.fetchOne(db, sql: "SELECT media_id FROM media_path WHERE path = ? ORDER BY id DESC LIMIT 1",
+                                          arguments: [path]) else { return nil }
+        return try fetchMedia(db, id: id)
     }
 
     static func fetchAllMedia(_ db: Database) throws -> [MediaRecord] {

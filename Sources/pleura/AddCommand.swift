@@ -29,20 +29,15 @@ struct AddCommand: ParsableCommand {
     func run() throws {
         let db = try AnnotationStore.open(path: store)
         var files: [String] = []
-        let fm = FileManager.default
         for path in paths {
             // By the name's bytes (FileName): a file name need not be UTF-8.
             guard let status = FileName.status(path) else {
                 throw PleuraError(file: path, "no such file or folder")
             }
             if (status.st_mode & S_IFMT) == S_IFDIR {
-                let enumerator = fm.enumerator(atPath: path)
-                var found: [String] = []
-                while let rel = enumerator?.nextObject() as? String {
-                    let ext = (rel as NSString).pathExtension.lowercased()
-                    if Self.mediaExtensions.contains(ext) { found.append((path as NSString).appendingPathComponent(rel)) }
+                files += try FileName.filesBelow(path).filter {
+                    Self.mediaExtensions.contains(($0 as NSString).pathExtension.lowercased())
                 }
-                files += found.sorted()
             } else {
                 files.append(path)
             }

@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "labels, ratings, reviews or predictions.")
     var kind: ExportKind = .labels
 
-    @Option(name: [.customShort("o"), .long], help: "Output file ('-' for standard output).")
+    @Option(name: [.customShort("o"), .long], help: "Output file ('-' for standard output: on a terminal, control characters in notes and names are shown as '?' or \\u escapes).")
     var output: String
 
     @Option(help: "Folder media paths are written relative to.")
@@ -49,7 +49,10 @@ struct ExportCommand: ParsableCommand {
             throw PleuraError(file: output, "Label Studio export holds labels (and their predictions) or ratings: use csv/jsonl for \(kind.rawValue)")
         }
         if output == "-" {
-            let sink = TextSink(handle: FileHandle.standardOutput)
+            // On a terminal the text is made safe (a note's ESC or U+202E would act on it);
+            // into a pipe or file it stays exact.
+            let terminal: TextSink.Terminal? = isatty(STDOUT_FILENO) == 0 ? nil : format == .csv ? .text : .json
+            let sink = TextSink(handle: FileHandle.standardOutput, terminal: terminal)
             try write(db, root: rootPath, to: sink)
             return
         }
