@@ -67,7 +67,7 @@ struct RateCommand: ParsableCommand {
 /// ``ShellApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
 /// untouched.
 enum TUILauncher {
-    static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions) throws {
+    static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions, review: ReviewCommand? = nil) throws {
         let url = URL(fileURLWithPath: sessionPath).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw PleuraError(file: sessionPath, "no such session file (sessions live in Sessions/*.toml; try Sessions/demo.toml)")
