@@ -44,23 +44,32 @@ extension AnnotationStore {
     /// Appends a review (committed before returning) and returns it with its id and time.
     @discardableResult
     public func addReview(_ review: Review, annotator: Annotator, session: StoreSession) throws -> Review {
-        try Self.checkFrame(review.item, path: path)
+        try addReviews([review], annotator: annotator, session: session)[0]
+    }
+
+    /// Appends reviews in one transaction (committed before returning: a trainee's answer on
+    /// several fields is saved whole or not at all) and returns them with their ids and time.
+    @discardableResult
+    public func addReviews(_ reviews: [Review], annotator: Annotator, session: StoreSession) throws -> [Review] {
+        for review in reviews { try Self.checkFrame(review.item, path: path) }
         let now = StoreClock.now(), me = OSIdentity.current
         return try write { db in
-            let mediaID = try self.mediaID(db, sha256: review.item.mediaSHA256)
-            try db.execute(sql: """
-                INSERT INTO review (at, annotator_id, session_id, os_user, uid, media_id, frame, field, first_source,
-                                    first_value, second_source, second_value, own_value, verdict, comment, heatmap_sha256)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [now, annotator.id, session.id, me.user, me.uid, mediaID, review.item.frame ?? -1,
-                                 review.field, review.firstSource, review.firstValue, review.secondSource,
-                                 review.secondValue, review.ownValue, review.verdict.rawValue, review.comment,
-                                 review.heatmapSHA256])
-            var stored = review
-            stored.id = db.lastInsertedRowID
-            stored.at = now
-            stored.annotatorID = annotator.id
-            return stored
+            try reviews.map { review in
+                let mediaID = try self.mediaID(db, sha256: review.item.mediaSHA256)
+                try db.execute(sql: """
+                    INSERT INTO review (at, annotator_id, session_id, os_user, uid, media_id, frame, field, first_source,
+                                        first_value, second_source, second_value, own_value, verdict, comment, heatmap_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [now, annotator.id, session.id, me.user, me.uid, mediaID, review.item.frame ?? -1,
+                                     review.field, review.firstSource, review.firstValue, review.secondSource,
+                                     review.secondValue, review.ownValue, review.verdict.rawValue, review.comment,
+                                     review.heatmapSHA256])
+                var stored = review
+                stored.id = db.lastInsertedRowID
+                stored.at = now
+                stored.annotatorID = annotator.id
+                return stored
+            }
         }
     }
 

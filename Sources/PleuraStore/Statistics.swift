@@ -55,7 +55,9 @@ public struct StatisticsReport: Equatable, Sendable {
     public var ratingsPerTrueClass: [(String, RatingSummary)]
     public var ratingsAgreement: FieldAgreement
     /// Per model sha256: severity comparison and per-finding comparisons with every annotator.
-    public var models: [(model: String, severity: [ModelComparison], findings: [(Finding, [ModelComparison])])]
+    public var models: [ModelReport]
+    /// How video-level model answers were aggregated from frame predictions.
+    public var aggregation: VideoAggregation = .mean
     /// The panel-study analysis of every rating (frames and clips), as `pleura report ratings`
     /// shows it; nil when nothing is rated.
     public var ratingStudy: RatingStudy? = nil
@@ -75,7 +77,8 @@ extension AnnotationStore {
     /// report.severity.krippendorffAlphaOrdinal
     /// report.severity.pairwise.map { "\($0.a)–\($0.b): \($0.quadraticKappa ?? .nan)" }
     /// ```
-    public func statistics(level: ItemLevel = .frame, root: String = FileManager.default.currentDirectoryPath) throws -> StatisticsReport {
+    public func statistics(level: ItemLevel = .frame, root: String = FileManager.default.currentDirectoryPath,
+                           models modelOptions: ModelAnswerOptions = ModelAnswerOptions()) throws -> StatisticsReport {
         let annotatorList = try annotators()
         let nameOf = Dictionary(uniqueKeysWithValues: annotatorList.map { ($0.id, $0.name) })
         let referenceIDs = Set(annotatorList.filter { $0.role == .reference }.map(\.id))
@@ -167,7 +170,7 @@ extension AnnotationStore {
         let ratingsAgreement = Self.agreement(ratingTable, field: 0, names: raters, categories: 7, offset: -3, ordinal: true)
 
         // Models: predictions compared with each annotator.
-        let models = try modelComparisons(level: level, itemKeys: itemKeys, table: table, names: names)
+        let models = try modelComparisons(level: level, itemKeys: itemKeys, table: table, names: names, options: modelOptions)
 
         func summaries(_ d: [String: [Int]]) -> [(String, RatingSummary)] { d.keys.sorted().map { ($0, RatingSummary(d[$0]!)) } }
         let ratingRecords = try self.ratingRecords(of: ratingRows, root: root).map(\.record)
@@ -175,6 +178,7 @@ extension AnnotationStore {
                                 ratingsCount: rated.count, ratingsOverall: RatingSummary(rated.map(\.1)),
                                 ratingsPerRater: summaries(perRater), ratingsPerPredictedClass: summaries(perTarget),
                                 ratingsPerTrueClass: summaries(perTrue), ratingsAgreement: ratingsAgreement, models: models)
+        report.aggregation = modelOptions.aggregation
         if ratingRecords.contains(where: { $0.rating != nil }) { report.ratingStudy = RatingStudy(records: ratingRecords) }
         return report
     }
@@ -230,61 +234,78 @@ extension AnnotationStore {
                               pairwise: pairs)
     }
 
-    /// The model's answer per item from stored predictions: the most probable class of head
-    /// `severity` (classes `0`–`3`), and for findings a head named after the finding (class `1`
-    /// or `present`) or a multi-label head `findings` (class = finding name), present when the
-    /// probability is at least 0.5.
-    private func modelComparisons(level: ItemLevel, itemKeys: [(Int64, Int)], table: LabelTable, names: [String])
-        throws -> [(model: String, severity: [ModelComparison], findings: [(Finding, [ModelComparison])])] {
-        struct Answers { var severity: [Int: (Int, Double)] = [:]; var findings: [Finding: [Int: Int]] = [:] }
-        var itemIndex: [Int64: [Int: Int]] = [:]
-        for (i, k) in itemKeys.enumerated() { itemIndex[k.0, default: [:]][k.1] = i }
-        var byModel: [String: Answers] = [:]
-        try read { db in
-            let filter = level == .frame ? "frame >= 0" : "frame = -1"
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT media_id, frame, model_sha256, head, class, probability FROM prediction WHERE \(filter)
-                """)
-            while let row = try cursor.next() {
-                let mediaID: Int64 = row[0], frame: Int = row[1]
-                guard let item = itemIndex[mediaID]?[frame] else { continue }
-                let model: String = row[2], head: String = row[3], cls: String = row[4], p: Double = row[5]
-                if head == "severity", let s = Int(cls), (0...3).contains(s) {
-                    let best = byModel[model]?.severity[item]
-                    if best == nil || p > best!.1 { byModel[model, default: Answers()].severity[item] = (s, p) }
-                } else if head == "findings", let f = Finding(rawValue: cls) {
-                    byModel[model, default: Answers()].findings[f, default: [:]][item] = p >= 0.5 ? 1 : 0
-                } else if let f = Finding(rawValue: head), cls == "1" || cls == "present" {
-                    byModel[model, default: Answers()].findings[f, default: [:]][item] = p >= 0.5 ? 1 : 0
-                }
-            }
-        }
-        func compare(_ answers: [Int: Int], field: Int, categories: [Int], ordinal: Bool) -> [ModelComparison] {
-            names.indices.compactMap { a in
-                var human: [Int] = [], model: [Int] = []
-                for (item, m) in answers {
-                    let v = table[field, item, a]
-                    if v >= 0 { human.append(Int(v)); model.append(m) }
-                }
-                guard !human.isEmpty else { return nil }
-                let cm = ConfusionMatrix(truth: human, predicted: model, classes: categories)
-                return ModelComparison(annotator: names[a], n: human.count,
-                                       cohenKappa: Agreement.cohenKappa(human, model, categories: categories),
-                                       quadraticKappa: ordinal ? Agreement.cohenKappa(human, model, categories: categories, weighting: .quadratic) : nil,
-                                       accuracy: cm.accuracy, classes: categories.map(String.init), confusion: cm.counts,
-                                       perClass: cm.perClass)
+    /// Each model's answers (``modelAnswers(level:options:)``: frames, or clips aggregated as
+    /// `options` says) compared with each annotator on severity, each finding the model predicts,
+    /// and its `b_lines` against the annotator's "B1 or B2". Answers on the model's training
+    /// files are left out unless `options.includeTraining`; their count is reported.
+    private func modelComparisons(level: ItemLevel, itemKeys: [(Int64, Int)], table: LabelTable, names: [String],
+                                  options: ModelAnswerOptions) throws -> [ModelReport] {
+        var itemIndex: [String: [Int: Int]] = [:]
+        let shaOf = Dictionary(uniqueKeysWithValues: try allMedia().map { ($0.id, $0.sha256) })
+        for (i, k) in itemKeys.enumerated() { if let sha = shaOf[k.0] { itemIndex[sha, default: [:]][k.1] = i } }
+        let byModel = try modelAnswers(level: level, options: options)
+        // The annotator's value on a field, from the label table (B-lines: B1 or B2).
+        func human(_ field: ReviewField, item: Int, annotator a: Int) -> Int? {
+            func at(_ f: Int) -> Int? { let v = table[f, item, a]; return v >= 0 ? Int(v) : nil }
+            switch field {
+            case .severity: return at(0)
+            case .aLines: return at(1)
+            case .b1Lines: return at(2)
+            case .b2Lines: return at(3)
+            case .consolidation: return at(4)
+            case .bLines:
+                let b1 = at(2), b2 = at(3)
+                if b1 == 1 || b2 == 1 { return 1 }
+                if b1 == 0 && b2 == 0 { return 0 }
+                return nil
             }
         }
         return byModel.keys.sorted().map { model in
-            let answers = byModel[model]!
-            let severity = compare(answers.severity.mapValues(\.0), field: 0, categories: [0, 1, 2, 3], ordinal: true)
-            let findings = [Finding.aLines, .b1Lines, .b2Lines, .consolidation].enumerated().compactMap { offset, f -> (Finding, [ModelComparison])? in
-                guard let a = answers.findings[f] else { return nil }
-                return (f, compare(a, field: offset + 1, categories: [0, 1], ordinal: false))
+            var answers: [(Int, ModelAnswer)] = []
+            var seen = 0
+            for (item, answer) in byModel[model]! {
+                guard let i = itemIndex[item.mediaSHA256]?[item.frame ?? -1] else { continue }
+                if answer.seenInTraining { seen += 1; if !options.includeTraining { continue } }
+                answers.append((i, answer))
             }
-            return (model, severity, findings)
+            func compare(_ field: ReviewField) -> [ModelComparison]? {
+                guard answers.contains(where: { $0.1.value(field) != nil }) else { return nil }
+                let categories = field == .severity ? [0, 1, 2, 3] : [0, 1]
+                return names.indices.compactMap { a in
+                    var h: [Int] = [], m: [Int] = []
+                    for (i, answer) in answers {
+                        if let hv = human(field, item: i, annotator: a), let mv = answer.value(field) { h.append(hv); m.append(mv) }
+                    }
+                    guard !h.isEmpty else { return nil }
+                    let cm = ConfusionMatrix(truth: h, predicted: m, classes: categories)
+                    return ModelComparison(annotator: names[a], n: h.count,
+                                           cohenKappa: Agreement.cohenKappa(h, m, categories: categories),
+                                           quadraticKappa: field == .severity ? Agreement.cohenKappa(h, m, categories: categories, weighting: .quadratic) : nil,
+                                           accuracy: cm.accuracy, classes: categories.map(String.init), confusion: cm.counts,
+                                           perClass: cm.perClass)
+                }
+            }
+            let findings = [Finding.aLines, .b1Lines, .b2Lines, .consolidation].compactMap { f -> (Finding, [ModelComparison])? in
+                compare(ReviewField(rawValue: f.rawValue)!).map { (f, $0) }
+            }
+            return ModelReport(model: model, severity: compare(.severity) ?? [], findings: findings, bLines: compare(.bLines),
+                               seenInTraining: seen, includesTraining: options.includeTraining)
         }
     }
+}
+
+/// One model against every annotator (``StatisticsReport/models``).
+public struct ModelReport: Sendable {
+    public var model: String
+    public var severity: [ModelComparison]
+    public var findings: [(Finding, [ModelComparison])]
+    /// The model's `b_lines` (any B-lines) against each annotator's "B1 or B2"; nil when the
+    /// model has no such output.
+    public var bLines: [ModelComparison]?
+    /// Items this model was trained on (its card's `training.files_sha256`).
+    public var seenInTraining: Int
+    /// Whether those items are counted above (`--include-training`) or left out (the default).
+    public var includesTraining: Bool
 }
 
 extension StatisticsReport {
@@ -295,7 +316,9 @@ extension StatisticsReport {
     /// `fleiss_kappa`, `krippendorff_alpha_nominal`, `pairwise`: [{`a`, `b`, `n`, `cohen_kappa`}]},
     /// `ratings` {`n`, `summary`, `per_rater`, `per_predicted_class`, `per_true_class`,
     /// `agreement`}, `rating_study` {section: {group: {statistic: value}}} (``RatingStudy/numbers``; null
-    /// without ratings), `model` [{`model`, `severity`: [...], `findings`.<name>: [...]}].
+    /// without ratings), `model` [{`model`, `severity`: [...], `findings`.<name>: [...] (`b_lines`: the
+    /// model's B-lines against B1 or B2), `seen_in_training` (items on the model's training files),
+    /// `includes_training`}], `aggregation` (the video-level rule).
     public var json: String { jsonValue.serialized }
 
     var jsonValue: JSONValue {
@@ -358,9 +381,13 @@ extension StatisticsReport {
                 return .object(sections.mapValues { .object($0.mapValues { .object($0) }) })
             } ?? .null,
             "model": .array(models.map { m in
-                .object(["model": .string(m.model), "severity": comparisons(m.severity, ordinal: true),
-                         "findings": .object(Dictionary(uniqueKeysWithValues: m.findings.map { ($0.0.csvName, comparisons($0.1, ordinal: false)) }))])
+                var findings = Dictionary(uniqueKeysWithValues: m.findings.map { ($0.0.csvName, comparisons($0.1, ordinal: false)) })
+                if let b = m.bLines { findings["b_lines"] = comparisons(b, ordinal: false) }
+                return .object(["model": .string(m.model), "severity": comparisons(m.severity, ordinal: true),
+                                "findings": .object(findings), "seen_in_training": .int(m.seenInTraining),
+                                "includes_training": .bool(m.includesTraining)])
             }),
+            "aggregation": .string(aggregation.rawValue),
         ])
     }
 }

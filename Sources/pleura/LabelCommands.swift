@@ -67,7 +67,7 @@ struct RateCommand: ParsableCommand {
 /// ``ShellApp/run(_:makeEncoder:)`` is printed as `pleura: FILE[:LINE]: reason` with the terminal
 /// untouched.
 enum TUILauncher {
-    static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions) throws {
+    static func launch(sessionPath: String, requiredMode: Session.Mode?, options: TUIOptions, review: ReviewCommand? = nil) throws {
         let url = URL(fileURLWithPath: sessionPath).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw PleuraError(file: sessionPath, "no such session file (sessions live in Sessions/*.toml; try Sessions/demo.toml)")
@@ -77,9 +77,6 @@ enum TUILauncher {
         if let requiredMode, session.mode != requiredMode {
             throw PleuraError(file: url.path, "is a \(session.mode.rawValue) session; open it with pleura \(session.mode.rawValue) or pleura run")
         }
-        guard mode != .review else {
-            throw PleuraError(file: url.path, "review mode is not available in this build of Pleura yet; label and rate sessions work")
-        }
         var graphics: GraphicsMode? = nil
         if options.graphics != "auto" {
             guard let g = GraphicsMode(rawValue: options.graphics) else {
@@ -88,9 +85,12 @@ enum TUILauncher {
             graphics = g
         }
         let keymap = try Keymap.resolve(options.keymap ?? session.keymap, sessionFile: url)
-        let shell = mode == .rate
-            ? try prepareRating(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
-            : try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        let shell: Shell
+        switch mode {
+        case .rate: shell = try prepareRating(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        case .review: shell = try prepareReview(session: session, keymap: keymap, options: options, command: review)
+        case .label: shell = try prepare(session: session, keymap: keymap, storePath: options.store, annotator: options.annotator)
+        }
         if let link = options.linkMegabits, !(link > 0 && link <= 100_000) {
             throw PleuraError(file: "--link", "must be the link's speed in Mbit/s, a number above 0 (e.g. 10)")
         }
@@ -99,7 +99,7 @@ enum TUILauncher {
         }
         let code: Int32
         if case .signal(let sig) = ending { code = 128 + sig } else { code = 0 }
-        if shell.modelStatus != .notLoaded || mode == .rate {
+        if shell.modelStatus != .notLoaded || mode != .label {
             // libtorch was loaded (or is still loading on another thread, which cannot be
             // stopped); exit's static destructors then race with it (seen: "malloc_consolidate():
             // unaligned fastbin chunk", a C++ terminate, and now and then a death by signal right

@@ -12,6 +12,7 @@ struct Pleura: ParsableCommand {
             RunCommand.self,
             LabelCommand.self,
             RateCommand.self,
+            ReviewCommand.self,
             RenderCommand.self,
             DoctorCommand.self,
             BenchCommand.self,

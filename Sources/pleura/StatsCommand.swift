@@ -31,9 +31,12 @@ struct StatsCommand: ParsableCommand {
     @Option(help: "Folder media paths are written relative to in the rating study (as for export and report).")
     var root: String?
 
+    @OptionGroup var models: ModelAnswerArguments
+
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let report = try AnnotationStore.open(path: store).statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath)
+        let report = try AnnotationStore.open(path: store).statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath,
+                                                                           models: try models.options())
         if json { print(report.json); return }
         print(Self.tables(report))
     }
@@ -122,7 +125,11 @@ struct StatsCommand: ParsableCommand {
         if let study = r.ratingStudy { out.append(""); out.append(studyTables(study)) }
         for m in r.models {
             out.append("")
-            out.append("Model \(m.model.prefix(16)) against each annotator")
+            let rule = r.level == .video ? ", clips: \(r.aggregation.rawValue) of the frame predictions" : ""
+            let training = m.seenInTraining == 0 ? "" : m.includesTraining
+                ? "; \(m.seenInTraining) items on its training files counted (--include-training)"
+                : "; \(m.seenInTraining) items on its training files left out (seen in training; --include-training counts them)"
+            out.append("Model \(m.model.prefix(16)) against each annotator\(rule)\(training)")
             var mr: [[String]] = []
             for c in m.severity {
                 mr.append(["severity", c.annotator, String(c.n), fmt(c.cohenKappa), fmt(c.quadraticKappa), fmt(c.accuracy), "", "", "", ""])
@@ -134,7 +141,13 @@ struct StatsCommand: ParsableCommand {
                                fmt(pos.specificity), fmt(pos.precision), fmt(pos.f1)])
                 }
             }
-            out.append(table(["field", "annotator", "n", "Cohen κ", "quadratic κ", "accuracy", "sens", "spec", "prec", "F1"], mr))
+            for c in m.bLines ?? [] {
+                let pos = c.perClass.count > 1 ? c.perClass[1] : c.perClass[0]
+                mr.append(["b_lines (B1|B2)", c.annotator, String(c.n), fmt(c.cohenKappa), "", fmt(c.accuracy), fmt(pos.sensitivity),
+                           fmt(pos.specificity), fmt(pos.precision), fmt(pos.f1)])
+            }
+            out.append(mr.isEmpty ? "  (no item both the model and an annotator answered)"
+                       : table(["field", "annotator", "n", "Cohen κ", "quadratic κ", "accuracy", "sens", "spec", "prec", "F1"], mr))
         }
         return out.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
             .map { SafeText.sanitize(String($0)) }.joined(separator: "\n")

@@ -51,6 +51,12 @@ public enum Action: String, CaseIterable, Sendable {
     case previousQuestion = "previous_question"
     case comment = "comment"
 
+    // Review mode (the trainee's answer uses the label keys)
+    case commitAnswer = "commit_answer"
+    case markReviewed = "mark_reviewed"
+    case flagReference = "flag_reference"
+    case progress = "progress"
+
     /// One line for the help screen.
     public var summary: String {
         switch self {
@@ -94,6 +100,10 @@ public enum Action: String, CaseIterable, Sendable {
         case .nextQuestion: return "next question"
         case .previousQuestion: return "previous question"
         case .comment: return "write a comment on this item"
+        case .commitAnswer: return "lock your answer and reveal the others' (quiz)"
+        case .markReviewed: return "mark this item reviewed"
+        case .flagReference: return "flag \"the reference may be wrong\" (exported for an expert)"
+        case .progress: return "your agreement with the reference over time"
         }
     }
 
@@ -108,6 +118,8 @@ public enum Action: String, CaseIterable, Sendable {
         case .ratePoint1, .ratePoint2, .ratePoint3, .ratePoint4, .ratePoint5, .ratePoint6, .ratePoint7,
              .cursorLeft, .cursorRight, .choose, .nextQuestion, .previousQuestion, .comment:
             return .rate
+        case .commitAnswer, .markReviewed, .flagReference, .progress:
+            return .review
         default:
             return .label
         }
@@ -166,4 +178,14 @@ public enum KeymapTable: String, CaseIterable, Sendable {
 
     /// The actions whose keys live in this table.
     public var actions: [Action] { Action.allCases.filter { $0.table == self } }
+
+    /// The tables a mode's keys come from besides `[common]`: its own, and for review mode
+    /// `[label]` too (the trainee answers with the labelling keys).
+    public var modeTables: [KeymapTable] {
+        switch self {
+        case .common: return []
+        case .review: return [.review, .label]
+        default: return [self]
+        }
+    }
 }

@@ -16,7 +16,8 @@ import TOMLKit
 /// ```
 ///
 /// A mode's keys are `[common]` plus its own table, so `1` may set severity 1 in label mode and
-/// rate in rate mode; conflicts are checked per mode. A flat file without tables (the format of
+/// rate in rate mode; conflicts are checked per mode. Review mode also reads `[label]`: the trainee
+/// answers with the labelling keys. A flat file without tables (the format of
 /// the first keymaps, still read unchanged) puts each action in its own table
 /// (``Action/table``).
 ///
@@ -47,7 +48,8 @@ public struct Keymap: Sendable {
 
     /// The action a key triggers in a mode: `[common]` first, then the mode's table.
     public func action(for key: Key, in mode: Session.Mode) -> Action? {
-        actionByKey[.common]?[key] ?? actionByKey[KeymapTable(mode)]?[key]
+        if let a = actionByKey[.common]?[key] { return a }
+        return KeymapTable(mode).modeTables.lazy.compactMap { self.actionByKey[$0]?[key] }.first
     }
 
     /// The keys bound to an action, in the order the keymap lists them.
@@ -87,11 +89,13 @@ public struct Keymap: Sendable {
         var map = self
         for table in KeymapTable.allCases where table != .common && table != .label && !hasTable(table) && base.hasTable(table) {
             for action in table.actions {
-                let keys = base.keys(for: action).filter { map.actionByKey[.common]?[$0] == nil }
+                let keys = base.keys(for: action).filter { key in
+                    Self.conflictingTables(table).allSatisfy { $0 == table || map.actionByKey[$0]?[key] == nil }
+                }
                 guard !keys.isEmpty else {
                     throw PleuraError(file: (sources.last ?? "keymap") + ":1",
                                       "has no [\(table.rawValue)] table, and the default keys of \(action.rawValue) ("
-                                      + base.label(for: action) + ") are taken by [common] here; add a [\(table.rawValue)] table")
+                                      + base.label(for: action) + ") are taken by other keys here; add a [\(table.rawValue)] table")
                 }
                 map.keysByAction[action] = keys
                 for key in keys { map.actionByKey[table, default: [:]][key] = action }
@@ -123,7 +127,10 @@ public struct Keymap: Sendable {
 
     /// The tables a key of `table` must not already be used in.
     private static func conflictingTables(_ table: KeymapTable) -> [KeymapTable] {
-        table == .common ? KeymapTable.allCases : [.common, table]
+        // Review mode also reads [label] (the trainee's answer keys), so the two must not share a key.
+        if table == .common { return KeymapTable.allCases }
+        if table == .label { return [.common, .label, .review] }
+        return [.common] + table.modeTables
     }
 
     private mutating func apply(_ text: String, file: String, requireEveryAction: Bool) throws {

@@ -149,12 +149,14 @@ public struct Session: Sendable {
     public var schema: LabelSchema
     /// What a rate session rates and asks (nil for label and review sessions).
     public var rate: RateSettings?
+    /// What a review session reviews (nil for label and rate sessions).
+    public var review: ReviewSettings?
     /// The link to the terminal in Mbit/s (`link_mbit`), fixing what playback plans with instead
     /// of measuring it from write timing; nil: measure.
     public var linkMegabits: Double? = nil
 
     /// The settings a session file may contain (anything else is a typo and an error).
-    static let knownKeys: Set<String> = [
+    static let knownKeys: Set<String> = Set([
         "name", "mode", "media", "store", "annotator", "keymap", "order", "seed", "blinding", "link_mbit",
         "sampling", "sampling.every", "sampling.per_clip",
         "model", "model.path", "model.heatmap",
@@ -162,7 +164,7 @@ public struct Session: Sendable {
         "phantom", "phantom.count", "phantom.seed",
         "rate", "rate.unit", "rate.models", "rate.methods", "rate.target", "rate.head", "rate.scale", "rate.paired",
         "rate.questions", "rate.colormap", "rate.opacity", "rate.threshold",
-    ]
+    ] + ["review"] + ReviewSettings.knownKeys.map { "review." + $0 })
 
     /// Reads and checks a session file. Any problem is a ``PleuraError`` naming `FILE:LINE`.
     public static func load(_ url: URL) throws -> Session {
@@ -181,7 +183,7 @@ public struct Session: Sendable {
             throw PleuraError(file: "\(path):\(line)", "unknown setting '\(key)' (settings: "
                               + knownKeys.sorted().joined(separator: ", ") + ")")
         }
-        for sub in ["sampling", "model", "schema", "phantom", "rate"] {
+        for sub in ["sampling", "model", "schema", "phantom", "rate", "review"] {
             if let value = table[sub], value.table == nil { throw fail(sub, "\(sub) must be a table ([\(sub)])") }
         }
 
@@ -328,6 +330,12 @@ public struct Session: Sendable {
         var session = Session(file: file, name: name, mode: mode, media: media, store: store, annotator: annotator,
                               keymap: keymap, sampling: sampling, order: order, blinding: blinding, model: model, schema: schema,
                               rate: rate)
+        if let reviewTable = table["review"]?.table {
+            guard mode == .review else { throw fail("review", "[review] only applies to mode = \"review\" (this session is \(mode.rawValue))") }
+            session.review = try ReviewSettings.parse(reviewTable, at: at)
+        } else if mode == .review {
+            session.review = ReviewSettings()
+        }
         if let v = table["link_mbit"] {
             guard let x = v.double ?? v.int.map(Double.init), x > 0, x <= 100_000 else {
                 throw fail("link_mbit", "link_mbit must be the link's speed in Mbit/s, a number above 0 (e.g. 10)")
