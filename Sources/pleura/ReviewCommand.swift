@@ -58,7 +58,7 @@ struct ReviewCommand: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: session).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw PleuraError(file: session, "no such session file (review sessions have mode = \"review\"; see Sessions/review-demo.toml)")
+            throw PleuraError(file: session, "no such session file (a review session has mode = \"review\" and a [review] table; see the README)")
         }
         let loaded = try Session.load(url)
         guard loaded.mode == .review else {
