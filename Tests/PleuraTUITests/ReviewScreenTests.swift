@@ -69,6 +69,7 @@ import PleuraTestSupport
         #expect(driver.wait(timeout: 10) { $0.contains("saved: flagged") } != nil, "\(driver.screen())")
         let progress = try #require(driver.press("P"))
         #expect(progress.contains("Agreement with the reference") && progress.contains("severity"), "\(progress)")
+        #expect(progress.contains("Severity: reference ↓ × you →"), "\(progress)")
         driver.send("q")
         _ = driver.wait(timeout: 10) { !$0.contains("review mode") }
         driver.close()
