@@ -54,9 +54,9 @@ public struct ReviewProgress: Sendable, Equatable {
             return (String((r.at ?? "").prefix(10)), r.item, f, own, ref)
         }
         items = Set(reviews.filter { ReviewField(rawValue: $0.field) != nil }.map(\.item)).count
-        reviewed = reviews.filter { $0.field == "reviewed" }.count
-        notes = reviews.filter { $0.field == "note" }.count
-        flags = reviews.filter { $0.field == "reference_flag" }.count
+        reviewed = reviews.filter { $0.field == ReviewMark.reviewed.rawValue }.count
+        notes = reviews.filter { $0.field == ReviewMark.note.rawValue }.count
+        flags = reviews.filter { $0.field == ReviewMark.referenceFlag.rawValue }.count
         fields = ReviewField.humanFields.compactMap { field in
             let pairs = answers.filter { $0.field == field }
             guard !pairs.isEmpty else { return nil }
@@ -78,4 +78,14 @@ public struct ReviewProgress: Sendable, Equatable {
                           severityQuadraticKappa: sev.isEmpty ? nil : Agreement.cohenKappa(sev.map(\.ref), sev.map(\.own), categories: [0, 1, 2, 3], weighting: .quadratic))
         }
     }
+}
+
+/// The field names review rows use for marks (answers use ``ReviewField`` raw values).
+public enum ReviewMark: String, CaseIterable, Sendable {
+    /// The trainee looked at the item ("mark reviewed").
+    case reviewed
+    /// A free-text note (in the review's comment).
+    case note
+    /// "The reference may be wrong": exported with the reviews for an expert to look at.
+    case referenceFlag = "reference_flag"
 }

@@ -37,13 +37,3 @@ public protocol ReviewModel: AnyObject {
     var heads: [String: [String]] { get }
     func heatmap(of image: PixelImage, head: String, className: String, method: HeatmapMethod) throws -> Heatmap
 }
-
-/// The field names review rows use for marks (answers use ``ReviewField`` raw values).
-public enum ReviewMark: String, CaseIterable, Sendable {
-    /// The trainee looked at the item ("mark reviewed").
-    case reviewed
-    /// A free-text note (in the review's comment).
-    case note
-    /// "The reference may be wrong": exported with the reviews for an expert to look at.
-    case referenceFlag = "reference_flag"
-}

@@ -8,7 +8,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write a report of a study as a self-contained web page plus a CSV of its numbers.",
-        subcommands: [RatingReportCommand.self])
+        subcommands: [RatingReportCommand.self, ReviewReportCommand.self])
 }
 
 struct RatingReportCommand: ParsableCommand {

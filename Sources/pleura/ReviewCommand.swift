@@ -58,7 +58,7 @@ struct ReviewCommand: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: session).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw PleuraError(file: session, "no such session file (review sessions have mode = \"review\"; see Sessions/review-demo.toml)")
+            throw PleuraError(file: session, "no such session file (a review session has mode = \"review\" and a [review] table; see the README)")
         }
         let loaded = try Session.load(url)
         guard loaded.mode == .review else {
@@ -107,10 +107,10 @@ struct ReviewCommand: ParsableCommand {
             [String(i + 1), e.level.rawValue, e.media, e.item.frame.map(String.init) ?? "video",
              e.kind == .modelVsReference ? "\(e.first) vs model \(e.second.prefix(8))" : "\(e.first) vs \(e.second)",
              e.differences.map { "\($0.field.rawValue) \($0.first)→\($0.second)" }.joined(separator: ", "),
-             e.confidence.map { String(format: "%.2f", $0) } ?? "", e.confidentError ? "confident error" : "",
-             e.seenInTraining ? "seen in training" : ""]
+             e.confidence.map { String(format: "%.2f", $0) } ?? "",
+             [e.confidentError ? "confident error" : nil, e.seenInTraining ? "seen in training" : nil].compactMap { $0 }.joined(separator: ", ")]
         }
-        let out = StatsCommand.table(["#", "level", "media", "frame", "who", "disagree on (first→second)", "model p", "", ""], rows)
+        let out = StatsCommand.table(["#", "level", "media", "frame", "who", "disagree on (first→second)", "model p", "marks"], rows)
         return out.split(separator: "\n", omittingEmptySubsequences: false).map { SafeText.sanitize(String($0)) }.joined(separator: "\n")
             + "\n\(queue.count) items"
     }

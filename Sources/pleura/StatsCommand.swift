@@ -15,7 +15,10 @@ struct StatsCommand: ParsableCommand {
             finding: Fleiss' kappa, Krippendorff's alpha (nominal), pairwise Cohen's kappa. Ratings \
             (−3…3): mean, sd, median and histogram per rater, per class the map explains and per \
             reference severity, plus agreement. Model: its stored predictions against each \
-            annotator (kappa, confusion matrix, sensitivity, specificity, precision, F1). \
+            annotator (kappa, confusion matrix, sensitivity, specificity, precision, F1), its \
+            b_lines against the annotator's "B1 or B2"; at video level a clip's frame predictions \
+            combined by --aggregation. Predictions on files the model card lists as training files \
+            ("seen in training") are left out unless --include-training, and counted either way. \
             "—" (null in JSON) marks a statistic that is undefined: too few pairs, or no variation.
             """)
 

@@ -69,6 +69,7 @@ import PleuraTestSupport
         #expect(driver.wait(timeout: 10) { $0.contains("saved: flagged") } != nil, "\(driver.screen())")
         let progress = try #require(driver.press("P"))
         #expect(progress.contains("Agreement with the reference") && progress.contains("severity"), "\(progress)")
+        #expect(progress.contains("Severity: reference ↓ × you →"), "\(progress)")
         driver.send("q")
         _ = driver.wait(timeout: 10) { !$0.contains("review mode") }
         driver.close()
@@ -97,5 +98,27 @@ import PleuraTestSupport
         #expect(rows.contains { $0.field == "reference_flag" && $0.item == item })
         let exported = try runPleura(["export", "--store", store, "--kind", "reviews", "--format", "csv", "-o", "-"], cwd: dir, environment: env)
         #expect(exported.stdoutText.contains(",reference_flag,truth,"), "\(exported.stdoutText)")
+
+        // The review report of this store: self-contained, with the matrices, the progress and the flag.
+        let report = try runPleura(["report", "review", "--store", store, "-o", "report", "--reference", "truth"], cwd: dir, environment: env)
+        #expect(report.status == 0, "\(report.stderrText)")
+        let page = dir.appendingPathComponent("report/index.html")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        for remote in ["http://", "https://", "<script", "src=", "@import"] { #expect(!html.contains(remote), "page has \(remote)") }
+        #expect(html.contains("Model versus reference (frame level)") && html.contains("b_lines (B1|B2)"))
+        #expect(html.contains("severity · kim") && html.contains("<tr class=\"flag\">"))
+        guard let chromium = TestEnv.which("chromium") else { return }   // (make test installs it)
+        let home = dir.appendingPathComponent("home").path
+        let shot = dir.appendingPathComponent("report.png")
+        let r = try runProgram(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(home)",
+                                          "--window-size=1200,900", "--screenshot=\(shot.path)", page.absoluteString], environment: ["HOME": home])
+        #expect(r.status == 0, "\(r.stderrText.suffix(500))")
+        let png = try Data(contentsOf: shot)
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "screenshot of \(png.count) bytes")
+        let dom = try runProgram(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(home)",
+                                            "--dump-dom", page.absoluteString], environment: ["HOME": home]).stdoutText
+        #expect(dom.components(separatedBy: "data-chart=\"confusion\"").count > 8, "confusion matrices drawn")
+        #expect(dom.components(separatedBy: "<rect class=\"cell\"").count > 40, "matrix cells drawn")
+        #expect(dom.contains("data-chart=\"progress\"") && dom.contains("<circle class=\"dot\""), "progress drawn")
     }
 }

@@ -102,6 +102,14 @@ extension ReviewMode {
             let extra = f.field == .severity ? "QWK \(num(f.quadraticKappa))" : "κ \(num(f.cohenKappa)) F1 \(num(f.f1))"
             add("  \(TextWidth.pad(f.field.rawValue, to: 14))\(pct(f.agreement)) n\(f.n) \(extra)")
         }
+        if let sev = progress.fields.first(where: { $0.field == .severity }) {
+            // Severity confusion: rows the reference, columns the trainee.
+            add("Severity: reference ↓ × you →", .bold)
+            add("       0   1   2   3", .dim)
+            for (r, row) in sev.confusion.enumerated() {
+                add("  \(r)  " + row.map { TextWidth.pad(String($0), to: 4) }.joined())
+            }
+        }
         add("Over time (per day)", .bold)
         for p in progress.periods.suffix(8) {
             add("  \(p.day) \(p.items) items \(pct(p.agreement)) sev QWK \(num(p.severityQuadraticKappa))")
