@@ -35,11 +35,14 @@ public protocol RatingModel: AnyObject {
     var head: String { get }
     /// The head's classes in the card's order.
     var classes: [String] { get }
-    /// The top class of the head and its map in one pass, values 0…1.
-    func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap)
-    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap
-    /// The head's probabilities (card order).
-    func probabilities(of image: PixelImage) throws -> [Float]
+    /// The map of one class of the head for a frame of `clip`, values 0…1 on the model's own grid
+    /// (as `pleura infer` stores it; sector models see the clip's scan sector, found once per clip).
+    func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> Heatmap
+    /// The head's probabilities (card order) for a frame of `clip`.
+    func probabilities(of image: PixelImage, in clip: ClipReader) throws -> [Float]
+    /// A map on the model's grid put where it lies on the clip's frames (sector models: into the
+    /// scan sector, 0 outside), for drawing.
+    func onFrame(_ map: Heatmap, of clip: ClipReader) throws -> Heatmap
     /// Whether the head is multilabel (independent flags) rather than one class of several.
     var isMultilabel: Bool { get }
     /// The Pleura label field the head predicts (the card's `pleura_labels`), e.g. `severity`;

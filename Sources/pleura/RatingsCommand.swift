@@ -48,9 +48,11 @@ enum RatedHeatmaps {
         return CAMTarget(head: card.defaultHead, className: target)
     }
 
+    /// `sector`: the clip's scan sector for sector models (``ClipSector``), as infer and the
+    /// rate screen use it.
     static func record(item: ItemRef, image: PixelImage, model: ModelRuntime, modelSHA256: String,
-                       method: HeatmapMethod, target: CAMTarget) throws -> HeatmapRecord {
-        let map = try model.analyse(image, targets: [target], methods: [method]).heatmaps[0]
+                       method: HeatmapMethod, target: CAMTarget, sector: ScanSector?) throws -> HeatmapRecord {
+        let map = try model.analyse(image, sector: sector, targets: [target], methods: [method]).heatmaps[0]
         return HeatmapRecord(item: item, modelSHA256: modelSHA256, method: method.rawValue, target: map.target,
                              layer: model.card.gradCAMLayer, map: map.gray8)
     }
@@ -133,17 +135,18 @@ struct RatingsVerifyCommand: ParsableCommand {
             let target = RatedHeatmaps.camTarget(ctx.target, card: runtime.card)
             let regenerated: String
             do {
+                let sector = try ClipSector.sector(for: runtime, reader: reader)
                 if let frame = r.item.frame {
                     let image = try reader.frame(frame, format: .rgb24)
                     regenerated = try RatedHeatmaps.record(item: r.item, image: image, model: runtime, modelSHA256: ctx.modelSHA256,
-                                                           method: method, target: target).sha256
+                                                           method: method, target: target, sector: sector).sha256
                 } else {
                     var frames: [(frame: Int, sha256: String)] = []
                     try reader.forEachFrame(format: .rgb24) { index, image in
                         guard let image else { return }
                         frames.append((index, try RatedHeatmaps.record(item: ItemRef(mediaSHA256: r.item.mediaSHA256, frame: index),
                                                                        image: image, model: runtime, modelSHA256: ctx.modelSHA256,
-                                                                       method: method, target: target).sha256))
+                                                                       method: method, target: target, sector: sector).sha256))
                     }
                     regenerated = HeatmapContext.clipSHA256(frameMaps: frames)
                 }

@@ -67,11 +67,12 @@ struct RatingsSimulateCommand: ParsableCommand {
         var items: [Item] = []
         for m in media {
             let reader = try MediaReader(path: m.path, cacheBytes: 0)
+            let sector = try ClipSector.sector(for: model, reader: reader)
             let n = reader.info.frames
             let chosen = Array(Set((0..<min(frames, n)).map { (2 * $0 + 1) * n / (2 * min(frames, n)) })).sorted()
             for f in chosen {
                 let ref = ItemRef(mediaSHA256: m.sha256, frame: f)
-                let result = try model.analyse(try reader.frame(f, format: .rgb24), targets: [.top(head: head)],
+                let result = try model.analyse(try reader.frame(f, format: .rgb24), sector: sector, targets: [.top(head: head)],
                                                methods: [.gradcam, .layercam])
                 let records = result.heatmaps.map {
                     HeatmapRecord(item: ref, modelSHA256: modelSHA, method: $0.method.rawValue, target: $0.target,
@@ -87,14 +88,15 @@ struct RatingsSimulateCommand: ParsableCommand {
         var clipItems: [(ref: ItemRef, context: HeatmapContext)] = []
         for m in media.prefix(max(0, wholeClips)) {
             let reader = try MediaReader(path: m.path, cacheBytes: 0)
-            let middle = try model.analyse(try reader.frame(reader.info.frames / 2, format: .rgb24), targets: [.top(head: head)],
+            let sector = try ClipSector.sector(for: model, reader: reader)
+            let middle = try model.analyse(try reader.frame(reader.info.frames / 2, format: .rgb24), sector: sector, targets: [.top(head: head)],
                                            methods: [.gradcam]).heatmaps[0]
             var frameMaps: [(frame: Int, sha256: String)] = []
             try reader.forEachFrame(format: .rgb24) { index, image in
                 guard let image else { return }
                 let record = try RatedHeatmaps.record(item: ItemRef(mediaSHA256: m.sha256, frame: index), image: image, model: model,
                                                       modelSHA256: modelSHA, method: .gradcam,
-                                                      target: CAMTarget(head: head, className: middle.className))
+                                                      target: CAMTarget(head: head, className: middle.className), sector: sector)
                 try db.insertHeatmap(record)
                 frameMaps.append((index, record.sha256))
             }

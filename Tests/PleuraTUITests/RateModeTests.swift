@@ -35,19 +35,16 @@ final class FakeRatingModel: RatingModel {
         head == "diagnosis" ? ["COVID-19": "covid", "bacterial pneumonia": "pneumonia", "healthy": "healthy"][text]
                             : classes.contains(text) ? text : nil
     }
-    func probabilities(of image: PixelImage) throws -> [Float] {
+    func probabilities(of image: PixelImage, in clip: ClipReader) throws -> [Float] {
         let c = Int(image.pixels[0]) % 3
         return classes.indices.map { $0 == c ? 0.8 : 0.1 }
     }
-    func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> Heatmap {
+    func onFrame(_ map: Heatmap, of clip: ClipReader) throws -> Heatmap { map }
+    func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> Heatmap {
         heatmapCalls += 1
         explainedClasses.append(className)
         if delay > 0 { usleep(delay) }
         return method == .layercam ? Heatmap(width: 2, height: 1, values: [0, 1]) : Heatmap(width: 2, height: 1, values: [1, 0])
-    }
-    func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: Heatmap) {
-        let p = try probabilities(of: image)
-        return (classes[p.firstIndex(of: p.max()!)!], try heatmap(of: image, className: "", method: method))
     }
 }
 

@@ -119,19 +119,37 @@ public final class RuntimeRatingModel: RatingModel {
 
     public func className(forLabel text: String) -> String? { labels?.className(forLabel: text) }
 
-    public func topClassAndHeatmap(of image: PixelImage, method: HeatmapMethod) throws -> (className: String, heatmap: PleuraRender.Heatmap) {
-        let r = try runtime.analyse(image, targets: [.top(head: head)], methods: [method])
+    public func heatmap(of image: PixelImage, in clip: ClipReader, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
+        let r = try runtime.analysis(image, sector: try sector(of: clip, frame: image),
+                                     targets: [CAMTarget(head: head, className: className)], methods: [method])
         let m = r.heatmaps[0]
-        return (m.className, PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values))
-    }
-
-    public func heatmap(of image: PixelImage, className: String, method: HeatmapMethod) throws -> PleuraRender.Heatmap {
-        let m = try runtime.heatmap(image, head: head, class: className, method: method)
         return PleuraRender.Heatmap(width: m.width, height: m.height, values: m.values)
     }
 
-    public func probabilities(of image: PixelImage) throws -> [Float] {
-        let p = try runtime.predict(image)
+    public func probabilities(of image: PixelImage, in clip: ClipReader) throws -> [Float] {
+        let p = try runtime.analysis(image, sector: try sector(of: clip, frame: image), targets: [], methods: []).predictions
         return classes.map { p[head]?[$0] ?? 0 }
+    }
+
+    public func onFrame(_ map: PleuraRender.Heatmap, of clip: ClipReader) throws -> PleuraRender.Heatmap {
+        guard runtime.usesSector, let s = try clipSector(clip) else { return map }
+        let g = PleuraModel.Heatmap(head: head, className: "", method: .gradcam, width: map.width, height: map.height, values: map.values,
+                                    frameWidth: s.width, frameHeight: s.height, sector: s).onFrameGrid()
+        return PleuraRender.Heatmap(width: g.width, height: g.height, values: g.values)
+    }
+
+    /// Sectors by clip SHA-256, found once per clip from its sample frames (as `pleura infer`).
+    private var sectors: [String: ScanSector?] = [:]
+
+    private func clipSector(_ clip: ClipReader) throws -> ScanSector? {
+        if let known = sectors[clip.sha256] { return known }
+        let found = try runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }
+        sectors[clip.sha256] = .some(found)
+        return found
+    }
+
+    private func sector(of clip: ClipReader, frame: PixelImage) throws -> ScanSector? {
+        guard let s = try clipSector(clip), s.width == frame.width, s.height == frame.height else { return nil }
+        return s
     }
 }

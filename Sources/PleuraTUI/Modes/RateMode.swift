@@ -106,7 +106,7 @@ public final class RateMode: ScreenMode {
                     balance = label
                 } else {
                     let shown = frame ?? clip.reader.frameCount / 2
-                    let probs = try firstModel.probabilities(of: clip.reader.frame(shown))
+                    let probs = try firstModel.probabilities(of: clip.reader.frame(shown), in: clip.reader)
                     balance = probs.indices.max { probs[$0] < probs[$1] }.map { firstModel.classes[$0] } ?? "-"
                 }
                 let base = "\(session.name)/\(clip.sha256)@\(frame ?? -1)"
@@ -337,7 +337,7 @@ public final class RateMode: ScreenMode {
                     p.className = c
                 case .predicted:
                     if p.nextFrame < frames.count {
-                        let probs = try model.probabilities(of: reader.frame(frames[p.nextFrame]))
+                        let probs = try model.probabilities(of: reader.frame(frames[p.nextFrame]), in: reader)
                         if p.sums.count != model.classes.count { p.sums = [Float](repeating: 0, count: model.classes.count) }
                         for (i, v) in probs.enumerated() where i < p.sums.count { p.sums[i] += v }
                         p.nextFrame += 1
@@ -355,11 +355,11 @@ public final class RateMode: ScreenMode {
                 let ref = ItemRef(mediaSHA256: reader.sha256, frame: f)
                 var record = try backend.storedHeatmap(item: ref, modelSHA256: model.sha256, method: variant.method.rawValue, target: target, layer: model.layer)
                 if record == nil {
-                    let map = try model.heatmap(of: reader.frame(f), className: className, method: variant.method)
+                    let map = try model.heatmap(of: reader.frame(f), in: reader, className: className, method: variant.method)
                     record = try backend.storeHeatmap(Self.record(map, item: ref, model: model, method: variant.method, target: target))
                 }
                 let r = record!
-                p.maps[f] = Heatmap(width: r.map.width, height: r.map.height, values: r.map.pixels.map { Float($0) / 255 })
+                p.maps[f] = try model.onFrame(Heatmap(width: r.map.width, height: r.map.height, values: r.map.pixels.map { Float($0) / 255 }), of: reader)
                 p.shas.append((f, r.sha256))
                 p.nextFrame += 1
                 p.stepsDone += 1
