@@ -62,12 +62,14 @@ public final class LinkMeter {
             // never queue while the estimate climbs.
             let pause = lastEnd.map { min(max(0, start - $0), duration) } ?? duration
             addSample(Double(bytes) / (duration + pause))
-        } else if bytes >= Self.minimumSampleBytes, let rate = measuredBytesPerSecond {
-            // Taken without waiting, or waiting less than the pause before it (the buffers ran
-            // empty: the link idled while playback held frames back): the link kept up and may
-            // be faster than thought. Creep up; once playback is paced at the link's speed the
-            // pauses shrink below the waits and the writes measure it again. (Without the second
-            // case a small buffer, where every frame waits, kept a low estimate for good.)
+        } else if bytes >= Self.minimumSampleBytes, let rate = measuredBytesPerSecond,
+                  !blocked || (lastEnd.map { start - $0 >= duration } ?? false) {
+            // Taken without waiting, or waiting less than the pause before it (the buffers may
+            // then have run empty, the link idling while playback held frames back): the link
+            // kept up and may be faster than thought. Creep up; once playback is paced at the
+            // link's speed the pauses shrink below the waits and the writes measure it again.
+            // (Without the second case a small buffer, where every frame waits, kept a low
+            // estimate for good.)
             measuredBytesPerSecond = rate * 1.03
         }
         if let rate = bytesPerSecond {

@@ -91,7 +91,7 @@ extension Shell {
     /// the overlay can be drawn).
     @discardableResult
     public func prepareModelForClip() -> Bool {
-        guard mode.usesShellOverlay, !modelIsReadyForClip, let explainer, let reader else { return false }
+        guard !modelIsReadyForClip, let explainer, let reader else { return false }
         explainer.prepare(for: reader)
         return true
     }
