@@ -44,4 +44,28 @@ import PleuraTestSupport
             for (name, p) in head.ranked { #expect(expected[head.head]?[name] == p, "\(head.head)/\(name)") }
         }
     }
+
+    /// Rate mode's adapter: the map it rates is infer's (the clip's sector), and the pane draws it
+    /// where it lies on the frame (inside the sector, 0 outside), not stretched over the frame.
+    @Test(.enabled(if: Model.defaultModelURL != nil, "skipped: no embedded model (Models/)"))
+    func ratedMapsAreInfersAndAreDrawnInsideTheSector() throws {
+        let runtime = try Model.load(path: nil)
+        let clip = CountingClip()
+        let model = try RuntimeRatingModel(path: "embedded")
+        let frame = try clip.frame(7)
+        let sector = try #require(try runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) })
+        let map = try model.heatmap(of: frame, in: clip, className: model.classes[0], method: .gradcam)
+        let expected = try runtime.analyse(frame, sector: sector, targets: [CAMTarget(head: model.head, className: model.classes[0])],
+                                           methods: [.gradcam]).heatmaps[0]
+        #expect(map.width == expected.width && map.values == expected.values)
+        let drawn = try model.onFrame(map, of: clip)
+        #expect(drawn.width == clip.width && drawn.height == clip.height)
+        var outside = 0, inside = 0
+        for i in 0..<(clip.width * clip.height) {
+            if sector.mask[i] == 0 { outside += drawn.values[i] == 0 ? 0 : 1 } else if drawn.values[i] > 0 { inside += 1 }
+        }
+        #expect(outside == 0, "\(outside) pixels outside the sector carry heat")
+        #expect(inside > 0)
+        #expect(drawn.values == expected.onFrameGrid().values)
+    }
 }
