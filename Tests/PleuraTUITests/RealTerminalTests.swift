@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PleuraModel
 import PleuraTestSupport
 
 /// The labelling screen in a real sixel terminal: Xvfb (displays :94–:96) + `xterm -ti vt340`,
@@ -71,7 +72,8 @@ import PleuraTestSupport
 
     /// Runs `pleura label SESSION` in xterm (vt340, 256 colour registers, 120×40) on a free
     /// display, presses `keys`, waits for the sixel image and returns a screenshot.
-    static func screenshotOfLabellingScreen(session: URL, dir: URL, keys: [String], environment extra: [String: String] = [:]) throws -> URL {
+    static func screenshotOfLabellingScreen(session: URL, dir: URL, keys: [String], environment extra: [String: String] = [:],
+                                            command: [String] = ["label"], name: String = "shot.png") throws -> URL {
         let display = try #require(freeDisplay())
         let xvfb = try spawn([TestEnv.which("Xvfb")!, ":\(display)", "-screen", "0", "1100x720x24", "-nolisten", "tcp"])
         defer { stop(xvfb) }
@@ -80,7 +82,7 @@ import PleuraTestSupport
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(display)") { usleep(50_000) }
         let xterm = try spawn([TestEnv.which("xterm")!, "-ti", "vt340", "-xrm", "XTerm*numColorRegisters: 256", "-xrm", "XTerm*allowWindowOps: true",
                                "-geometry", "120x40+0+0", "-fa", "Monospace", "-fs", "9", "-bg", "white", "-fg", "black",
-                               "-e", TestEnv.pleuraBinary.path, "label", session.path, "--graphics", "sixel"], environment: env, cwd: dir)
+                               "-e", TestEnv.pleuraBinary.path] + command + [session.path, "--graphics", "sixel"], environment: env, cwd: dir)
         defer { stop(xterm) }
         sleep(4)
         for key in keys {
@@ -88,7 +90,7 @@ import PleuraTestSupport
             usleep(400_000)
         }
         sleep(1)
-        let shot = dir.appendingPathComponent("shot.png")
+        let shot = dir.appendingPathComponent(name)
         let r = try runProgram(TestEnv.which("import")!, ["-window", "root", shot.path], environment: env)
         try #require(r.status == 0, "import failed: \(r.stderrText)")
         if let target = ProcessInfo.processInfo.environment["PLEURA_SAVE_SCREENSHOT"] {
@@ -96,5 +98,46 @@ import PleuraTestSupport
             try FileManager.default.copyItem(at: shot, to: URL(fileURLWithPath: target))
         }
         return shot
+    }
+
+    /// Review mode's quiz reveal adds many panel lines at once. ncurses drew that by scrolling
+    /// rows whole width, dragging the picture along, and left a strip of the plain frame under the
+    /// revealed map. After the reveal the picture block must be as tall as before it.
+    @Test(.enabled(if: present && freeDisplay() != nil && Model.defaultModelURL != nil, "\(missing), a free display among :94–:96 and the embedded model"))
+    func quizRevealLeavesNoStripOfTheOldFrameUnderThePicture() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-xterm-quiz")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("s.db").path
+        for args in [["phantom", "-o", dir.appendingPathComponent("ph").path, "--count", "1", "--seed", "5"],
+                     ["add", dir.appendingPathComponent("ph").path, "--store", store],
+                     ["import", dir.appendingPathComponent("ph/labels.csv").path, "--store", store, "--root", dir.appendingPathComponent("ph").path, "--as", "truth"],
+                     ["infer", "--store", store, "--every", "20", dir.appendingPathComponent("ph/phantom-000.mp4").path]] {
+            let r = try runPleura(args, cwd: dir)
+            try #require(r.status == 0, "pleura \(args[0]): \(r.stderrText)")
+        }
+        let session = dir.appendingPathComponent("review.toml")
+        try "name = \"quiz\"\nmode = \"review\"\nmedia = [\"ph/*.mp4\"]\nstore = \"s.db\"\nannotator = \"kim\"\n[review]\nreference = \"truth\"\nquiz = true\n"
+            .write(to: session, atomically: true, encoding: .utf8)
+        /// The height of the first tall run of rows from the top (title bar, then the picture) that
+        /// hold anything but the white background in the pane's left third.
+        func blockHeight(_ png: URL) throws -> Int {
+            let image = try Self.rgb(png)
+            var start: Int? = nil
+            for y in 0..<image.height {
+                var any = false
+                for x in stride(from: 8, to: image.width / 3, by: 3) {
+                    let i = 3 * (y * image.width + x)
+                    if image.pixels[i] < 235 || image.pixels[i + 1] < 235 || image.pixels[i + 2] < 235 { any = true; break }
+                }
+                if any, start == nil { start = y }
+                // The window's 1-px border and the white rows under it are not the block.
+                if !any, let s = start { if y - s > 50 { return y - s }; start = nil }
+            }
+            return image.height - (start ?? image.height)
+        }
+        let before = try blockHeight(Self.screenshotOfLabellingScreen(session: session, dir: dir, keys: [], command: ["review"], name: "before.png"))
+        let after = try blockHeight(Self.screenshotOfLabellingScreen(session: session, dir: dir, keys: ["1", "\r"], command: ["review"], name: "after.png"))
+        #expect(before > 100, "no picture before the reveal (block \(before) px)")
+        #expect(abs(after - before) <= 2, "the picture block was \(before) px tall before the reveal and \(after) px after")
     }
 }

@@ -85,8 +85,14 @@ final class ShellScreen {
         let rows = drawPanel()
         drawMessage()
         drawStatus()
+        // Panel lines that moved: ncurses would show the move by scrolling those rows whole
+        // width, dragging the picture along, and the part dragged below the picture stays there
+        // (a strip of the old frame under review mode's revealed map). Repaint from a cleared
+        // screen instead, then send the picture again.
+        let moved = Self.rowsMoved(from: drawnPanelRows, to: rows)
+        if moved { terminal.invalidate() }
         terminal.refresh()
-        if Self.rowsMoved(from: drawnPanelRows, to: rows) { sendFrame() }
+        if moved { sendFrame() }
         drawnPanelRows = rows
     }
 
