@@ -1,0 +1,233 @@
+import Foundation
+import GRDB
+import PleuraCore
+
+/// Checks import rows against the store and appends them inside the caller's write
+/// transaction, one at a time (see ``AnnotationStore/importStreaming(file:root:defaultRole:_:)``).
+/// Each row is one action of `import` events in one import session per annotator. Label rows
+/// take the fast path: one current-state read per row (none for media without labels yet),
+/// event ids counted here instead of queried, and their events staged in a temporary table and
+/// appended ``stagedBatch`` at a time by one INSERT … SELECT.
+///
+/// Why staged: SQLite gives every statement that may abort (the protecting triggers, foreign
+/// keys) a statement journal, a copy of each page it changes that existed when it began. One
+/// INSERT per event copied the few hot pages (the B-trees' right edges) into a fresh journal a
+/// million times: a third of the import's CPU in malloc, memcpy and free (perf, issue 15). One
+/// statement per batch journals those pages once per batch. Nothing is weakened: the rows go
+/// through the same triggers (each event still sets `current_value` as it is inserted, checked
+/// by `current_value_is_derived_insert`) and foreign keys, in the same transaction.
+final class ImportWriter {
+    private let store: AnnotationStore
+    private let db: Database
+    private let file: String
+    private let defaultRole: AnnotatorRole
+    private var resolver: MediaResolver
+    private let now = StoreClock.now(), me = OSIdentity.current
+    private(set) var summary = ImportSummary()
+    private var people: [String: (annotator: Annotator, session: StoreSession)] = [:]
+    /// Rows seen, by the key two rows of one import must not share (else the result would depend
+    /// on row order), with the place of the first, for the error.
+    private var seenLabels: [LabelKey: String] = [:]
+    private var seenRatings: [RatingKey: String] = [:]
+    private var nextEventID: Int64
+    private var mediaHasLabels: [Int64: Bool] = [:]
+    private let stageEvent: SQLiteStatement
+    private let appendStaged: SQLiteStatement
+    private let clearStaged: SQLiteStatement
+    private var staged = 0
+    static let stagedBatch = 10_000
+    private let currentLabels: SQLiteStatement
+    private let hasLabels: SQLiteStatement
+    private var insertPrediction: SQLiteStatement?
+    private static let fields = LabelField.allCases
+    private var old = [String?](repeating: nil, count: LabelField.allCases.count)
+
+    init(store: AnnotationStore, db: Database, file: String, root: String, defaultRole: AnnotatorRole) throws {
+        self.store = store; self.db = db; self.file = file; self.defaultRole = defaultRole
+        resolver = MediaResolver(storePath: store.path, root: root, file: file)
+        nextEventID = (try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) + 1 FROM event")) ?? 1
+        // In memory (temp_store, set by importStreaming); created in this transaction, so it
+        // vanishes with a rollback and is dropped by finish().
+        try db.execute(sql: """
+            CREATE TEMP TABLE pleura_import_event (
+                id INTEGER PRIMARY KEY, action_id INTEGER NOT NULL, annotator_id INTEGER NOT NULL,
+                session_id INTEGER NOT NULL, media_id INTEGER NOT NULL, frame INTEGER NOT NULL,
+                field TEXT NOT NULL, old_value TEXT, new_value TEXT)
+            """)
+        stageEvent = try SQLiteStatement(db, sql: """
+            INSERT INTO temp.pleura_import_event (id, action_id, annotator_id, session_id, media_id, frame, field, old_value, new_value)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            """)
+        appendStaged = try SQLiteStatement(db, sql: """
+            INSERT INTO main.event (id, action_id, kind, reverts, at, annotator_id, session_id, os_user, uid,
+                                    media_id, frame, context_id, field, old_value, new_value)
+            SELECT id, action_id, 'import', NULL, ?1, annotator_id, session_id, ?2, ?3, media_id, frame, 0, field, old_value, new_value
+            FROM temp.pleura_import_event ORDER BY id
+            """)
+        appendStaged.bind(1, now); appendStaged.bind(2, me.user); appendStaged.bind(3, me.uid)
+        clearStaged = try SQLiteStatement(db, sql: "DELETE FROM temp.pleura_import_event")
+        currentLabels = try SQLiteStatement(db, sql: """
+            SELECT field, value FROM current_value
+            WHERE media_id = ?1 AND frame = ?2 AND annotator_id = ?3 AND context_id = 0
+            """)
+        hasLabels = try SQLiteStatement(db, sql: "SELECT EXISTS (SELECT 1 FROM current_value WHERE media_id = ?1)")
+    }
+
+    /// The annotator and this import's session for them, created on first use.
+    private func who(_ name: String) throws -> (annotator: Annotator, session: StoreSession) {
+        if let known = people[name] { return known }
+        let role = name == "reference" ? .reference : defaultRole
+        let a = try store.ensureAnnotator(db, name: name, role: role, now: now, me: me)
+        let s = try store.insertSession(db, annotator: a, name: "import \((file as NSString).lastPathComponent)",
+                                        mode: "import", now: now, me: me)
+        people[name] = (a, s)
+        return (a, s)
+    }
+
+    /// Makes the annotator's labels of the item equal to the row: an event per field that differs.
+    func add(label row: ImportRows.Label) throws {
+        summary.rows += 1
+        let media = try resolver.resolve(db, media: row.media, sha256: row.sha256, place: row.place)
+        try resolver.check(frame: row.frame, of: media, place: row.place)
+        let frame = row.frame ?? -1
+        let (a, s) = try who(row.annotator)
+        if let first = seenLabels.updateValue(row.place, forKey: LabelKey(mediaID: media.id, frame: frame, annotatorID: a.id)) {
+            throw PleuraError(file: file, "\(row.place): duplicate row for the same media, frame and annotator as \(first)")
+        }
+        for i in old.indices { old[i] = nil }
+        // Media without any label yet (a first import) need no current-state reads at all; rows
+        // of this import cannot be read back here (the item would be a duplicate).
+        let known: Bool
+        if let k = mediaHasLabels[media.id] { known = k } else {
+            hasLabels.bind(1, media.id)
+            var exists = true
+            try hasLabels.forEachRow { exists = $0.text(0) != "0" }
+            mediaHasLabels[media.id] = exists
+            known = exists
+        }
+        if known {
+            currentLabels.bind(1, media.id); currentLabels.bind(2, frame); currentLabels.bind(3, a.id)
+            try currentLabels.forEachRow { r in
+                if let name = r.text(0), let i = Self.fields.firstIndex(where: { $0.rawValue == name }) { old[i] = r.text(1) }
+            }
+        }
+        let actionID = nextEventID
+        stageEvent.bind(2, actionID); stageEvent.bind(3, a.id); stageEvent.bind(4, s.id)
+        stageEvent.bind(5, media.id); stageEvent.bind(6, frame)
+        for (i, field) in Self.fields.enumerated() {
+            let value = row.labels.value(of: field)?.text
+            if value == old[i] { continue }
+            stageEvent.bind(1, nextEventID); stageEvent.bind(7, field.rawValue)
+            stageEvent.bind(8, old[i]); stageEvent.bind(9, value)
+            try stageEvent.run()
+            nextEventID += 1
+            summary.events += 1
+            staged += 1
+        }
+        if staged >= Self.stagedBatch { try appendStagedEvents() }
+    }
+
+    /// Appends the staged label events to the log (in id order, through every trigger).
+    private func appendStagedEvents() throws {
+        guard staged > 0 else { return }
+        try appendStaged.run()
+        try clearStaged.run()
+        staged = 0
+    }
+
+    /// Makes the rater's answers on that map of that trial equal to the row.
+    func add(rating row: ImportRows.Rating) throws {
+        summary.rows += 1
+        try appendStagedEvents()   // appendAction numbers its events after the log's last
+        let media = try resolver.resolve(db, media: row.media, sha256: row.sha256, place: row.place)
+        try resolver.check(frame: row.frame, of: media, place: row.place)
+        let p = PendingRating(place: row.place, mediaID: media.id, frame: row.frame ?? -1, annotator: row.annotator,
+                              record: row.record)
+        let (a, s) = try who(row.annotator)
+        // The rating context is the stored key (canonical setting text), so two rows that the
+        // store would keep as one rating are duplicates even when their numbers are written apart.
+        let contextID = try store.ratingContextID(db, p.map, trial: p.trial, scale: p.scale)
+        if let first = seenRatings.updateValue(row.place, forKey: RatingKey(mediaID: media.id, frame: p.frame,
+                                                                               annotatorID: a.id, contextID: contextID)) {
+            throw PleuraError(file: file, "\(row.place): duplicate rating of the same heatmap as \(first)")
+        }
+        let appended = try store.appendAction(db, kind: .import, annotator: a, session: s, sha256ByMediaID: [:],
+                                              changes: RatingField.allCases.map {
+            FieldChange(mediaID: p.mediaID, frame: p.frame, contextID: contextID, field: $0.rawValue, value: p.values[$0] ?? nil)
+        }).count
+        summary.events += appended
+        nextEventID += Int64(appended)
+    }
+
+    /// Stores a prediction (one already stored for the same item, model, head and class is kept).
+    func add(prediction row: ImportRows.Prediction) throws {
+        summary.rows += 1
+        let media = try resolver.resolve(db, media: row.media, sha256: row.sha256, place: row.place)
+        try resolver.check(frame: row.frame, of: media, place: row.place)
+        guard row.probability.isFinite, (0...1).contains(row.probability) else {
+            throw PleuraError(file: file, "\(row.place): prediction score \(row.probability) is not a probability (0…1)")
+        }
+        if let u = row.uncertainty, !u.isFinite || !(0...1).contains(u) {
+            throw PleuraError(file: file, "\(row.place): prediction uncertainty \(u) is outside 0…1")
+        }
+        if insertPrediction == nil {
+            insertPrediction = try SQLiteStatement(db, sql: """
+                INSERT OR IGNORE INTO prediction (media_id, frame, model_sha256, head, class, probability, uncertainty, created_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                """)
+        }
+        let insert = insertPrediction!
+        insert.bind(1, media.id); insert.bind(2, row.frame ?? -1); insert.bind(3, row.model); insert.bind(4, row.head)
+        insert.bind(5, row.className); insert.bind(6, row.probability); insert.bind(7, row.uncertainty); insert.bind(8, now)
+        try insert.run()
+        summary.predictions += db.changesCount
+    }
+
+    /// Appends what is still staged and drops the staging table; the summary of the import.
+    func finish() throws -> ImportSummary {
+        try appendStagedEvents()
+        try db.execute(sql: "DROP TABLE temp.pleura_import_event")
+        var out = summary
+        out.annotators = people.keys.sorted()
+        return out
+    }
+}
+
+/// The key two label rows of one import must not share.
+struct LabelKey: Hashable {
+    var mediaID: Int64
+    var frame: Int
+    var annotatorID: Int64
+}
+
+/// The key two rating rows of one import must not share: the `rating_context` row (heatmap,
+/// trial, slot, scale and overlay settings as the store keeps them) of the item and rater.
+struct RatingKey: Hashable {
+    var mediaID: Int64
+    var frame: Int
+    var annotatorID: Int64
+    var contextID: Int64
+}
+
+/// A checked rating row: one map of one trial, every answer field (nil clears it).
+struct PendingRating {
+    var place: String
+    var mediaID: Int64
+    var frame: Int
+    var annotator: String
+    var trial: String
+    var scale: RatingScale
+    var map: RatedMap
+    var values: [RatingField: String?]
+
+    init(place: String, mediaID: Int64, frame: Int, annotator: String, record r: RatingRecord) {
+        self.place = place; self.mediaID = mediaID; self.frame = frame; self.annotator = annotator
+        trial = r.trial; scale = r.scale
+        map = RatedMap(heatmap: HeatmapContext(modelSHA256: r.model, method: r.method, layer: r.layer, target: r.target,
+                                               heatmapSHA256: r.heatmapSHA256), overlay: r.overlay, slot: r.slot)
+        values = [.rating: r.rating.map { String($0.rawValue) }, .comment: AnnotationStore.nonEmpty(r.comment),
+                  .highlighted: r.highlighted.map(RatingPattern.text(of:)), .classGuess: AnnotationStore.nonEmpty(r.classGuess),
+                  .visible: r.visible.map(RatingPattern.text(of:)), .better: r.better?.rawValue,
+                  .seconds: r.seconds.map(AnnotationStore.secondsText)]
+    }
+}
