@@ -36,6 +36,14 @@ private struct Site {
     }
 
     func count(_ sql: String) throws -> Int { try store.pool.read { db in try Int.fetchOne(db, sql: sql) ?? -1 } }
+
+    /// Every trigger's SQL, by name (the import suspends two of them inside its transaction).
+    func triggers() throws -> [String: String] {
+        try store.pool.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                .map { ($0["name"] as String, $0["sql"] as String) })
+        }
+    }
 }
 
 @Suite struct StreamingImportTests {
@@ -43,8 +51,17 @@ private struct Site {
     /// state derived by the trigger, and the staging table is gone afterwards.
     @Test func largeImportCrossesBatchesAndMatchesTheLog() throws {
         let site = try Site(clips: 30)
+        let triggersBefore = try site.triggers()
         let text = site.labelCSV(clips: 30, annotators: 5)   // 15,000 rows, ~60,000 events: several batches
         let summary = try site.store.importLabelCSV(text: text, file: "big.csv", root: "/")
+        // The derivation triggers it suspended are back, exactly as they were, and still refuse a
+        // forged current value.
+        #expect(try site.triggers() == triggersBefore)
+        #expect(throws: (any Error).self) {
+            try site.store.pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO current_value SELECT media_id, frame, annotator_id, context_id, field, 'forged', event_id FROM current_value LIMIT 1")
+            }
+        }
         #expect(summary.rows == 15_000)
         #expect(summary.events > ImportWriter.stagedBatch * 2)
         #expect(try site.store.eventCount() == summary.events)
@@ -85,6 +102,7 @@ private struct Site {
     /// annotators, no import sessions), and the store can import again at once.
     @Test func aBadRowAfterManyBatchesRecordsNothing() throws {
         let site = try Site(clips: 30)
+        let triggersBefore = try site.triggers()
         let good = site.labelCSV(clips: 30, annotators: 5)
         for (tail, reason) in [("/data/c0.mp4,100,rater0,1,,,,,,\n", "line 15002: frame 100 does not exist"),
                                ("/data/c0.mp4,5,rater1,1,,,,,,\n", "line 15002: duplicate row for the same media, frame and annotator as line 28"),
@@ -99,8 +117,23 @@ private struct Site {
             #expect(try site.count("SELECT count(*) FROM current_value") == 0)
             #expect(try site.count("SELECT count(*) FROM annotator") == 0)
             #expect(try site.count("SELECT count(*) FROM session") == 0)
+            #expect(try site.triggers() == triggersBefore)   // the rollback brought the suspended triggers back
         }
         #expect(try site.store.importLabelCSV(text: good, file: "good.csv", root: "/").rows == 15_000)
+        #expect(try site.store.verify().problems.isEmpty)
+    }
+
+    /// Labels then a rating in one import: the rating's current value is kept by the triggers,
+    /// which the label batches had suspended and the writer restored before the rating.
+    @Test func aRatingAfterLabelBatchesIsDerivedByTheRestoredTriggers() throws {
+        let site = try Site(clips: 30)
+        var rows = ImportRows()
+        try ExchangeReader.forEachLabelCSV(site.labelCSV(clips: 30, annotators: 5), file: "mixed", as: nil) { rows.labels.append($0) }
+        let head = RatingRecord.header.joined(separator: ",") + "\n"
+        try ExchangeReader.forEachRatingCSV(head + RatingImportKeyTests.row(opacity: "0.5"), file: "mixed", as: nil) { rows.ratings.append($0) }
+        let summary = try site.store.importRows(rows, file: "mixed", root: "/", defaultRole: .labeller)
+        #expect(summary.rows == 15_001)
+        #expect(try site.count("SELECT count(*) FROM current_value WHERE context_id != 0 AND value = '2'") == 1)
         #expect(try site.store.verify().problems.isEmpty)
     }
 

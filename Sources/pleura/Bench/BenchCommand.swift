@@ -58,7 +58,13 @@ struct BenchCommand: ParsableCommand {
         let fm = FileManager.default
         let scratch = fm.temporaryDirectory.appendingPathComponent("pleura-bench-\(getpid())")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: scratch) }
+        // PLEURA_BENCH_KEEP=1 keeps the scratch folder (the seeded stores, the exported CSV) for
+        // profiling a figure outside the bench.
+        let keep = ProcessInfo.processInfo.environment["PLEURA_BENCH_KEEP"] == "1"
+        defer {
+            if keep { FileHandle.standardError.write(Data("bench scratch kept: \(scratch.path)\n".utf8)) }
+            else { try? fm.removeItem(at: scratch) }
+        }
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let context = BenchContext(pocusDirectory: Self.findPocus(pocus), scratch: scratch,
                                    pleuraExecutable: exe, quick: quick)
