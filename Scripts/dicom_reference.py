@@ -13,8 +13,9 @@ with pydicom, pydicom-data, pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg, py
                        explicit) and patient.dcm (explicit, with the given patient attributes)
 
 The mapping to 8-bit RGB is the one Pleura documents: YBR converted to RGB (pydicom's default),
-PALETTE COLOR through its table (16-bit entries: the high byte), MONOCHROME copied to R, G and B
-(stored range above 8 bits scaled to 0..255).
+PALETTE COLOR through its table (16-bit entries: the high byte), samples of more or fewer than 8
+stored bits shifted to 8 (the high 8 bits), MONOCHROME copied to R, G and B. This is what DCMTK's
+rendering without a VOI window gives (checked bit for bit on the pydicom test files).
 """
 import json
 import os
@@ -49,12 +50,14 @@ def rgb_frames(ds):
         a = apply_color_lut(a, ds)
         if a.dtype != np.uint8:
             a = (a >> 8).astype(np.uint8)
-    elif a.ndim == 3:
-        if a.dtype != np.uint8:
-            a = np.round(a.astype(np.float64) * 255 / (2 ** int(ds.BitsStored) - 1)).astype(np.uint8)
+    else:
+        bits = int(ds.BitsStored)
+        v = a.astype(np.int64)
+        a = (v >> (bits - 8)) if bits > 8 else (v << (8 - bits))
         if pi == "MONOCHROME1":
             a = 255 - a
-        a = np.stack([a] * 3, -1)
+        if a.ndim == 3:
+            a = np.stack([a] * 3, -1)
     return np.ascontiguousarray(a.astype(np.uint8))
 
 
