@@ -49,6 +49,11 @@ final class DicomFile {
             throw PleuraError(file: path, "DICOM transfer syntax \(syntax) (\(uid)) has no decoder in Pleura's DCMTK; convert the file first, e.g. to explicit little endian with gdcmconv --raw")
         }
         try MediaLimits.checkDimensions(width: width, height: height, file: path)
+        // Ultrasound pictures are 8-bit (some 16-bit palettes); 32-bit samples are dose maps and
+        // other computed images, which DCMTK does not render consistently.
+        guard raw.bits_allocated <= 16 && raw.bits_stored <= 16 else {
+            throw PleuraError(file: path, "a DICOM image of \(raw.bits_stored)-bit samples; Pleura reads images of up to 16 bits per sample (ultrasound is 8)")
+        }
 
         var regions: [UltrasoundRegion] = []
         for i in 0..<raw.region_count {
