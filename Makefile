@@ -10,13 +10,14 @@ BIN := .build/release/pleura
 
 # What `pleura` needs to build and run.
 RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavcodec-dev \
-	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision
+	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision \
+	libdcmtk-dev
 # What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
 # terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool), a second sixel
 # terminal (mlterm), tmux, headless Chromium (renders the rating report) and python3-venv (the
-# scipy/scikit-learn reference venv).
+# scipy/scikit-learn and pydicom reference venvs) and dcmtk (dcmcjpeg/dcmcrle write the DICOM test files).
 TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine mlterm \
-	chromium python3-venv
+	chromium python3-venv dcmtk
 
 .PHONY: run test build deps deps-test bench fuzz clean
 

@@ -13,6 +13,9 @@ let package = Package(
         // The libtorch shim is a separate shared library that PleuraModel opens with dlopen, so the
         // commands that need no model never pay libtorch's ~0.3 s of dynamic linking at start-up.
         .library(name: "PleuraTorchShim", type: .dynamic, targets: ["CPleuraTorch"]),
+        // The DICOM shim (over DCMTK) likewise: PleuraMedia opens it on the first DICOM file, so
+        // other commands never load DCMTK's ~25 libraries (ICU, libxml2, libtiff, ...).
+        .library(name: "PleuraDicomShim", type: .dynamic, targets: ["CPleuraDicom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,9 +38,20 @@ let package = Package(
             linkerSettings: [.linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
         ),
 
+        // The DICOM shim's C API (header only: PleuraMedia imports its types and binds the
+        // functions with dlsym) and the shim itself (DCMTK: libdcmtk-dev).
+        .target(name: "CPleuraDicomAPI"),
+        .target(
+            name: "CPleuraDicom",
+            dependencies: ["CPleuraDicomAPI"],
+            linkerSettings: [.linkedLibrary("dcmimage"), .linkedLibrary("dcmimgle"), .linkedLibrary("dcmjpeg"),
+                             .linkedLibrary("dcmjpls"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
+                             .linkedLibrary("ofstd")]
+        ),
+
         // MARK: Swift modules
         .target(name: "PleuraCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg"]),
+        .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg", "CPleuraDicomAPI"]),
         .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "PleuraRender", dependencies: ["PleuraCore", "CSixel"]),

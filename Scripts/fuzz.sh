@@ -20,6 +20,8 @@ NICE=${FUZZ_NICE:-19}
 if [ -z "${FUZZ_NO_BUILD:-}" ]; then
     for name in $NAMES; do
         PLEURA_FUZZ=1 nice -n "$NICE" "$SWIFT" build $FLAGS --product "fuzz-$name"
+        # DICOM inputs reach DCMTK through the dlopen'ed shim, which must sit beside the harness.
+        [ "$name" = media ] && PLEURA_FUZZ=1 nice -n "$NICE" "$SWIFT" build $FLAGS --product PleuraDicomShim
     done
 fi
 

@@ -21,10 +21,15 @@ public struct MediaInfo: Codable, Equatable, Sendable {
     public var frames: Int
     /// Lower-case hex SHA-256 of the file's bytes.
     public var sha256: String
+    /// For DICOM files (`codec` `dicom-…`): transfer syntax, photometric interpretation, modality,
+    /// manufacturer, ultrasound regions; nil (and absent from probe's JSON) for other files.
+    /// `fps` then comes from Frame Time (0018,1063), else Cine Rate (0018,0040), else Recommended
+    /// Display Frame Rate (0008,2144).
+    public var dicom: DicomInfo?
 
     public init(path: String, kind: String, codec: String, width: Int, height: Int, fps: Double,
-                frames: Int, sha256: String) {
+                frames: Int, sha256: String, dicom: DicomInfo? = nil) {
         self.path = path; self.kind = kind; self.codec = codec; self.width = width; self.height = height
-        self.fps = fps; self.frames = frames; self.sha256 = sha256
+        self.fps = fps; self.frames = frames; self.sha256 = sha256; self.dicom = dicom
     }
 }

@@ -22,6 +22,10 @@ import PleuraCore
 /// - Asking for the next frame after the last one continues the running decode (no seek).
 /// - Converted pictures stay in an LRU cache bounded by bytes (``cacheCapacityBytes``).
 ///
+/// DICOM files (`.dcm`, `.dicom`, or any file with the `DICM` preamble) are read by DCMTK
+/// instead (``DicomFile``): every DICOM frame is stored on its own, so frame N is decoded directly
+/// and none of the FFmpeg machinery below (packets, index, runs) is used for them.
+///
 /// Thread safety: all methods may be called from any thread; calls are serialised by a lock.
 /// Errors are ``PleuraError`` with the file's path and one line saying what is wrong.
 public final class MediaReader: @unchecked Sendable {
@@ -50,12 +54,14 @@ public final class MediaReader: @unchecked Sendable {
 
     private let path: String
     private let lock = NSLock()
-    private let stream: DemuxedStream
-    private var decoder: VideoDecoder
+    /// Set for DICOM files; then `stream`, `decoder` and `index` are nil and never touched.
+    private let dicom: DicomFile?
+    private let stream: DemuxedStream!
+    private var decoder: VideoDecoder!
     private let threads: Int
     private let converter = PixelConverter()
     private var cache: FrameCache
-    private let index: FrameIndex
+    private let index: FrameIndex!
     /// Display indices of the frames each packet's picture became (usually exactly one).
     private let displayBySource: [Int: [Int]]
     private var run: Run?
@@ -74,8 +80,16 @@ public final class MediaReader: @unchecked Sendable {
 
     /// Opens `path`. `cacheBytes` bounds the decoded-frame cache (default 256 MiB); `threads` is
     /// the decoder's thread count (1: lowest seek latency, the right choice on a shared machine).
+    /// A DICOMDIR folder that references one image opens that image.
     public convenience init(path: String, cacheBytes: Int = 256 << 20, threads: Int = 1) throws {
-        try self.init(path: path, cacheBytes: cacheBytes, threads: threads, knownSHA256: nil)
+        var file = path
+        if let images = try DicomDirectory.imagePaths(path) {
+            guard images.count == 1 else {
+                throw PleuraError(file: path, "a DICOMDIR folder of \(images.count) images; name one of them (pleura probe \(SafeText.sanitize(path)) lists them)")
+            }
+            file = images[0]
+        }
+        try self.init(path: file, cacheBytes: cacheBytes, threads: threads, knownSHA256: nil)
     }
 
     /// `knownSHA256`: the file's hash when the caller has just computed it (``probe(path:)``),
@@ -85,6 +99,16 @@ public final class MediaReader: @unchecked Sendable {
         self.threads = threads
         cacheCapacityBytes = cacheBytes
         cache = FrameCache(capacityBytes: cacheBytes)
+        if DicomFile.isDicom(path: path) {
+            let file = try DicomFile(path: path, sha256: knownSHA256)
+            dicom = file
+            stream = nil; decoder = nil; index = nil
+            info = file.info
+            warnings = []
+            displayBySource = [:]
+            return
+        }
+        dicom = nil
         // Demux first: it refuses what is not media (text, random bytes, too-large streams)
         // before the whole file is read again for its hash.
         stream = try DemuxedStream(path: path)
@@ -116,6 +140,8 @@ public final class MediaReader: @unchecked Sendable {
     /// as the facts, even when the cache folder cannot be written.
     public static func probeWithWarnings(path: String) throws -> (info: MediaInfo, warnings: [String]) {
         try DemuxedStream.checkReadableRegularFile(path)
+        // DICOM needs no index: its header gives the frame count, and opening decodes one frame.
+        if DicomFile.isDicom(path: path) { return (try DicomFile(path: path, sha256: nil).info, []) }
         // A cached index is valid only for the libavcodec that built it, so even a cache hit needs FFmpeg.
         try FFmpegSupport.load(for: path)
         let sha = try SHA256.hexOfFile(atPath: path)
@@ -137,7 +163,13 @@ public final class MediaReader: @unchecked Sendable {
             stats.cacheHits += 1
             return image
         }
-        let image = try decodeFrame(index, format: format)
+        let image: PixelImage
+        if let dicom {
+            stats.decodedFrames += 1
+            image = try dicom.frame(index, format: format)
+        } else {
+            image = try decodeFrame(index, format: format)
+        }
         cache.insert(image, for: key)
         return image
     }
@@ -149,6 +181,10 @@ public final class MediaReader: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         run = nil
+        if let dicom {
+            for n in 0..<info.frames { try body(n, try decodeDicom(dicom, n, format)) }
+            return
+        }
         var n = 0
         try decoder.decodeAll(stream.packets) { frame in
             stats.decodedFrames += 1
@@ -161,6 +197,7 @@ public final class MediaReader: @unchecked Sendable {
     /// Display indices where a decode can start (each frame's group of pictures begins at the
     /// largest of these not after it). Frame 0 is always one.
     public var keyframes: [Int] {
+        if dicom != nil { return Array(0..<info.frames) }
         var out: [Int] = []
         for n in 0..<info.frames where !index.tagged ? n == 0 : index.seekStarts[n] == index.frameSources[n] {
             out.append(n)
@@ -178,6 +215,10 @@ public final class MediaReader: @unchecked Sendable {
         defer { lock.unlock() }
         guard range.lowerBound >= 0 && range.upperBound <= info.frames else {
             throw PleuraError(file: path, "frames \(range.lowerBound)..<\(range.upperBound) are outside 0..<\(info.frames)")
+        }
+        if let dicom {
+            for n in range { try body(n, try decodeDicom(dicom, n, format)) }
+            return
         }
         for n in range {
             if n == range.lowerBound || run == nil {
@@ -206,6 +247,13 @@ public final class MediaReader: @unchecked Sendable {
     }
 
     // MARK: Decoding
+
+    /// A DICOM frame for the forEachFrame loops: decoded always, converted only when `format` is set.
+    private func decodeDicom(_ file: DicomFile, _ n: Int, _ format: PixelImage.Format?) throws -> PixelImage? {
+        stats.decodedFrames += 1
+        let image = try file.frame(n, format: format ?? .rgb24)
+        return format == nil ? nil : image
+    }
 
     private func decodeFrame(_ n: Int, format: PixelImage.Format) throws -> PixelImage {
         let start = index.tagged ? index.seekStarts[n] : 0

@@ -78,6 +78,21 @@ public struct ScanSector: Sendable, Equatable {
         cropY = y0 - floorDiv(side - h, 2)
     }
 
+    /// This sector cut to the rectangle x0...x1 × y0...y1 (inclusive; a DICOM file's ultrasound
+    /// region): pixels outside it are never sector. When nothing of the sector lies inside, the
+    /// rectangle itself is the sector (the file's word beats a detection that missed).
+    public func restricted(x0: Int, y0: Int, x1: Int, y1: Int) -> ScanSector {
+        let bx0 = max(0, x0), by0 = max(0, y0), bx1 = min(width - 1, x1), by1 = min(height - 1, y1)
+        guard bx0 <= bx1, by0 <= by1 else { return self }
+        var cut = [UInt8](repeating: 0, count: width * height)
+        var any = false
+        for y in by0...by1 {
+            for x in bx0...bx1 where mask[y * width + x] != 0 { cut[y * width + x] = 1; any = true }
+        }
+        if !any { for y in by0...by1 { for x in bx0...bx1 { cut[y * width + x] = 1 } } }
+        return ScanSector(width: width, height: height, mask: cut)
+    }
+
     /// Pixels inside the sector.
     public var pixelCount: Int { mask.reduce(0) { $0 + Int($1) } }
 

@@ -11,7 +11,9 @@ struct AddCommand: ParsableCommand {
         abstract: "Register media files (content hash and probe facts) in a store.",
         discussion: """
             Folders are searched recursively for videos and images (mp4, mov, m4v, avi, mpeg, mpg, \
-            mkv, webm, gif, jpg, jpeg, png, bmp); files named directly are always probed. A file \
+            mkv, webm, gif, jpg, jpeg, png, bmp, and DICOM: dcm, dicom or no extension with the DICM \
+            preamble); a DICOMDIR folder adds the images its index references. Files named directly \
+            are always probed. For DICOM only pixel facts are stored, never a patient attribute. A file \
             already registered under another path is recorded as moved and keeps its labels; a \
             path whose content changed since it was registered is flagged (its old labels stay \
             with the old content). Unreadable files are reported and the rest still run (exit 1).
@@ -34,9 +36,12 @@ struct AddCommand: ParsableCommand {
             guard let status = FileName.status(path) else {
                 throw PleuraError(file: path, "no such file or folder")
             }
-            if (status.st_mode & S_IFMT) == S_IFDIR {
+            if let images = try DicomDirectory.imagePaths(path) {
+                files += images
+            } else if (status.st_mode & S_IFMT) == S_IFDIR {
                 files += try FileName.filesBelow(path).filter {
-                    Self.mediaExtensions.contains(($0 as NSString).pathExtension.lowercased())
+                    let ext = ($0 as NSString).pathExtension.lowercased()
+                    return Self.mediaExtensions.contains(ext) || (ext.isEmpty || ext == "dcm" || ext == "dicom") && MediaReader.isDicomImageFile($0)
                 }
             } else {
                 files.append(path)

@@ -107,7 +107,9 @@ struct InferCommand: ParsableCommand {
         var clips: [(path: String, info: MediaInfo)] = []
         var failed = 0
         for p in paths {
-            do { clips.append((p, try MediaReader.probe(path: p))) } catch let e as PleuraError { reportError(e); failed += 1 }
+            do {
+                for file in try MediaReader.mediaPaths(p) { clips.append((file, try MediaReader.probe(path: file))) }
+            } catch let e as PleuraError { reportError(e); failed += 1 }
         }
         let (model, modelSHA) = try loading.wait().get()
         let head = model.card.defaultHead

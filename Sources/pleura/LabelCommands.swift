@@ -183,7 +183,10 @@ enum TUILauncher {
     /// make, with progress on stderr) the phantom clips in the cache.
     static func mediaFiles(_ session: Session) throws -> [URL] {
         switch session.media {
-        case .files: return try session.mediaFiles()
+        // A DICOMDIR folder in the session's media stands for the images it references.
+        case .files: return try session.mediaFiles().flatMap { url in
+            try MediaReader.mediaPaths(url.path).map { URL(fileURLWithPath: $0) }
+        }
         case .phantom(let count, let seed):
             var announced = false
             let folder = try DemoMedia.ensureClips(count: count, seed: seed) { done, total in

@@ -1,6 +1,7 @@
 import Foundation
 import PleuraCore
 import PleuraMedia
+import PleuraModel
 
 /// A media file opened with PleuraMedia, as the labelling screen reads it.
 public final class MediaClipReader: ClipReader {
@@ -20,5 +21,12 @@ public final class MediaClipReader: ClipReader {
 
     public func frame(_ index: Int) throws -> PixelImage {
         try reader.frame(index, format: .rgb24)
+    }
+
+    /// `sector` cut to the clip's DICOM ultrasound region where it has one (as `pleura infer`'s
+    /// ClipSector does), so the screen's model input equals infer's.
+    static func bounded(_ sector: ScanSector, for clip: ClipReader) -> ScanSector {
+        guard let r = (clip as? MediaClipReader)?.reader.info.dicom?.scanRegion else { return sector }
+        return sector.restricted(x0: r.x0, y0: r.y0, x1: r.x1, y1: r.y1)
     }
 }

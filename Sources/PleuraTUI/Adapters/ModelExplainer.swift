@@ -57,7 +57,7 @@ public final class ModelExplainer: FrameExplainer {
     private func clipSector(_ clip: ClipReader) -> ScanSector? {
         let key = clip.sha256
         if let cached = sectors[key] { return cached }
-        let found = try? runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }
+        let found = (try? runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }).map { MediaClipReader.bounded($0, for: clip) }
         sectors[key] = .some(found)
         sectorOrder.append(key)
         if sectorOrder.count > Self.sectorCacheLimit { sectors[sectorOrder.removeFirst()] = nil }
@@ -143,7 +143,7 @@ public final class RuntimeRatingModel: RatingModel {
 
     private func clipSector(_ clip: ClipReader) throws -> ScanSector? {
         if let known = sectors[clip.sha256] { return known }
-        let found = try runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }
+        let found = try runtime.clipSector(frameCount: clip.frameCount) { try clip.frame($0) }.map { MediaClipReader.bounded($0, for: clip) }
         sectors[clip.sha256] = .some(found)
         return found
     }

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import PleuraCore
+import PleuraTestSupport
+
+/// DICOM through the commands a user runs: patient attributes never leave the file (probe, add,
+/// export in every format, the store's bytes, stderr of every command, errors of damaged
+/// variants), and damaged files give one line, never a crash.
+@Suite("DICOM through the commands", .serialized, .enabled(if: DicomReference.available, "\(DicomReference.missing)"))
+struct DicomCLITests {
+    static let patient = ("ZZPRIVATE^NAME", "ZZPID4711", "19010203")
+    /// Everything that must never appear: the name (as stored and in its parts), the IDs, the
+    /// birth date, and the study date written beside them.
+    static let secrets = ["ZZPRIVATE", "ZZPID4711", "19010203", "20240229", "PRIVATE^NAME"]
+
+    static func frames() -> [PixelImage] {
+        (1...4).map { TestFrames.lung(width: 160, height: 120, seed: UInt64($0)).toRGB() }
+    }
+
+    func leaks(_ text: String) -> [String] { Self.secrets.filter { text.contains($0) } }
+
+    func leaks(_ data: Data) -> [String] {
+        Self.secrets.filter { data.range(of: Data($0.utf8)) != nil }
+    }
+
+    @Test func patientAttributesAppearInNoOutputExportStoreOrMessage() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-dicom-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = try DicomReference.make(frames: Self.frames(), in: dir, patient: Self.patient)
+        let source = files["patient"]!
+        #expect(leaks(try Data(contentsOf: source)).count == Self.secrets.count, "the test file lacks the patient attributes")
+        let media = dir.appendingPathComponent("media")
+        try FileManager.default.createDirectory(at: media, withIntermediateDirectories: true)
+        let clip = media.appendingPathComponent("clip.dcm")
+        let bare = media.appendingPathComponent("IM000001")   // a scanner's name: no extension, DICM preamble
+        try FileManager.default.copyItem(at: source, to: clip)
+        try FileManager.default.copyItem(at: files["rle"]!, to: bare)
+        let env = ["PLEURA_CACHE_DIR": dir.appendingPathComponent("cache").path,
+                   "XDG_CONFIG_HOME": dir.appendingPathComponent("config").path]
+        let store = dir.appendingPathComponent("s.sqlite").path
+
+        var runs: [(String, ProcessResult)] = []
+        func run(_ args: [String]) throws -> ProcessResult {
+            let r = try runPleura(args, cwd: dir, environment: env)
+            runs.append((args.joined(separator: " "), r))
+            return r
+        }
+        let probe = try run(["probe", clip.path, bare.path])
+        #expect(probe.status == 0, "\(probe.stderrText)")
+        #expect(probe.stdoutText.contains("\"codec\":\"dicom-raw\"") && probe.stdoutText.contains("\"codec\":\"dicom-rle\""))
+        #expect(probe.stdoutText.contains("\"modality\":\"US\"") && probe.stdoutText.contains("Explicit"))
+        let add = try run(["add", media.path, "--store", store])
+        #expect(add.status == 0 && add.stdoutText.contains("2 added"), "\(add.stdoutText) \(add.stderrText)")
+        #expect(try run(["frame", clip.path, "--index", "3", "-o", dir.appendingPathComponent("f.png").path]).status == 0)
+        #expect(try run(["render", clip.path, "--index", "1", "--width", "160", "--height", "120", "--graphics", "sixel"]).status == 0)
+        #expect(try run(["decode-all", clip.path]).status == 0)
+        for format in ["csv", "jsonl", "labelstudio"] {
+            let out = dir.appendingPathComponent("labels.\(format)").path
+            let r = try run(["export", "--store", store, "--kind", "labels", "--format", format, "-o", out])
+            #expect(r.status == 0, "\(r.stderrText)")
+            #expect(leaks(try Data(contentsOf: URL(fileURLWithPath: out))).isEmpty, "export \(format)")
+        }
+        for (command, r) in runs {
+            #expect(leaks(r.stdoutText + r.stderrText).isEmpty, "pleura \(command) printed \(leaks(r.stdoutText + r.stderrText))")
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasPrefix("s.sqlite") {
+            #expect(leaks(try Data(contentsOf: dir.appendingPathComponent(name))).isEmpty, "\(name) holds a patient attribute")
+        }
+        // The decoded frame is the one written (the PNG of frame 3 equals the source frame).
+        let png = try runPleura(["probe", dir.appendingPathComponent("f.png").path], cwd: dir, environment: env)
+        #expect(png.status == 0 && png.stdoutText.contains("\"width\":160"))
+    }
+
+    @Test func damagedDicomGivesOneLineAndNoCrash() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-dicom-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = try DicomReference.make(frames: Self.frames(), in: dir, patient: Self.patient)
+        var variants: [(String, Data)] = []
+        for name in ["patient", "rle", "jpeg", "implicit"] {
+            guard let url = files[name] else { continue }
+            let bytes = try Data(contentsOf: url)
+            for cut in [200, 700, bytes.count / 2, bytes.count - 10] { variants.append(("\(name)-cut\(cut).dcm", bytes.prefix(cut))) }
+            var rng = SplitMix64(seed: 99)
+            for k in 0..<12 {
+                var flipped = bytes
+                for _ in 0..<(1 + k % 4) {
+                    let at = Int(rng.next() % UInt64(flipped.count))
+                    flipped[at] ^= UInt8(1 << (rng.next() % 8))
+                }
+                variants.append(("\(name)-flip\(k).dcm", flipped))
+            }
+        }
+        var failures = 0
+        for (name, data) in variants {
+            let url = dir.appendingPathComponent(name)
+            try data.write(to: url)
+            for args in [["probe", url.path], ["frame", url.path, "--index", "3", "-o", dir.appendingPathComponent("o.png").path]] {
+                let r = try runPleura(args, cwd: dir, environment: ["PLEURA_CACHE_DIR": dir.appendingPathComponent("cache").path])
+                #expect(r.status == 0 || r.status == 1, "pleura \(args[0]) \(name): status \(r.status) (a crash?) \(r.stderrText)")
+                #expect(leaks(r.stdoutText + r.stderrText).isEmpty, "pleura \(args[0]) \(name): \(r.stderrText)")
+                if r.status == 1 {
+                    failures += 1
+                    let lines = r.stderrText.split(separator: "\n")
+                    #expect(lines.count == 1 && lines[0].hasPrefix("pleura: \(url.path): "), "pleura \(args[0]) \(name): \(r.stderrText)")
+                }
+            }
+        }
+        #expect(failures >= 16, "every truncated variant should fail (\(failures) failures)")
+    }
+}
