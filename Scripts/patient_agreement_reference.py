@@ -96,7 +96,9 @@ for schema, section in agreement.items():
     if pingouin is not None and len(exams) >= 2 and len(raters) >= 2 and section["patient_icc2_1"] is not None:
         df = pandas.DataFrame([(i, r, pval[r][e]) for i, e in enumerate(exams) for r in raters], columns=["exam", "rater", "score"])
         t = pingouin.intraclass_corr(data=df, targets="exam", raters="rater", ratings="score")
-        check(f"{schema} icc all (pingouin ICC2)", float(t.set_index("Type").loc["ICC2", "ICC"]), section["patient_icc2_1"])
+        t = t.set_index("Type")
+        row = "ICC(A,1)" if "ICC(A,1)" in t.index else "ICC2"   # pingouin 0.7 names ICC2 after McGraw & Wong
+        check(f"{schema} icc all (pingouin {row})", float(t.loc[row, "ICC"]), section["patient_icc2_1"])
 
 print(f"{compared} compared, {differ} differ" + ("" if pingouin else " (pingouin absent: numpy formula only)"))
 sys.exit(1 if differ else 0)

@@ -96,7 +96,8 @@ import Testing
         let p1 = patients.first { $0.exam == Self.e1 }!
         #expect(p1.lusScore == 3 + 2)               // R1 worst 3, L2 worst 2
         #expect(p1.zonesScored == 2 && p1.zonesTotal == 14)
-        #expect(p1.huMean == (0 + 3 + 2.5 + 4) / 4)
+        let expectedMean: Double = 9.5 / 4   // (0 + 3 + 2.5 + 4) / 4
+        #expect(p1.huMean == expectedMean)
         #expect(patients.first { $0.exam == Self.e2 }?.lusScore == 0)
         let zones = PatientScoring.zoneScores(items)
         #expect(zones.first { $0.exam == Self.e1 && $0.zone == "L2" }?.huWorst == 4)

@@ -108,7 +108,7 @@ import PleuraTestSupport
             if let score = Double(f[8]), Int(f[4])! >= 0 { hu["\(f[0])|\(f[1])|\(f[5])", default: []].append(score) }
         }
         var sums: [String: Int] = [:]
-        for (k, v) in worst { sums[k.split(separator: "|").prefix(3).joined(separator: "|"), default: 0] += v }
+        for (k, v) in worst { sums[k.split(separator: "|", omittingEmptySubsequences: false).prefix(3).joined(separator: "|"), default: 0] += v }
         #expect(patients.count == 9)   // 3 exams × (alice, bob, the model)
         for f in patients {            // patient,study,rater,lus_score,zones_scored,zones_total,hu_mean,hu_frames
             let key = "\(f[0])|\(f[1])|\(f[2])"

@@ -89,7 +89,7 @@ import PleuraTestSupport
         let labelling = try #require(driver.press("Enter"))
         #expect(labelling.contains("MRN4711_R3") && labelling.contains("Progress"), "\(labelling)")
         // Zone key: this clip to R5 (typed lower case), then the grid shows R5 with a clip.
-        _ = driver.press("z")
+        _ = driver.press("Z")
         for c in ["r", "5"] { driver.send(c) }
         let saved = try #require(driver.press("Enter"))
         #expect(saved.contains("saved: zone R5"), "\(saved)")

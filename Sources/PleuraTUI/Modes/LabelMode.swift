@@ -191,7 +191,7 @@ public final class LabelMode: ScreenMode {
     public func promptDefault(_ prompt: Prompt) -> String {
         switch prompt {
         case .note: return labels.note ?? ""
-        case .zone: return zone ?? ""
+        case .zone: return ""   // a zone is typed whole (the panel shows the current one)
         default: return ""
         }
     }
