@@ -76,6 +76,7 @@ public final class AnnotationStore: Sendable {
         // GRDB's WAL set-up picks synchronous=NORMAL on the writer; the store promises FULL.
         try store.writeRaw { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try store.migrate()
+        try store.ensureStoreSecret()   // the key of its patient pseudonyms (Exams.swift)
         return store
     }
 

@@ -18,7 +18,7 @@ enum Schema {
 
     /// Migration N (1-based) is `migrations[N - 1]`. Never edit a released migration; append one.
     static let migrations: [String] = [migration1, migration2, migrationRatingProvenance, migrationProtectCurrentValue,
-                                       migrationPredictionUncertainty]
+                                       migrationPredictionUncertainty, migrationExams]
 
     static var currentVersion: Int { migrations.count }
 
@@ -305,7 +305,7 @@ extension Schema {
     /// are all present (someone with write access could drop one with sqlite3).
     static var protectingTriggers: [String] {
         ["media", "media_path", "annotator", "session", "heatmap_context", "rating_context", "event", "review",
-         "prediction", "heatmap"]
+         "prediction", "heatmap", "store_secret", "media_exam"]
             .flatMap { ["\($0)_is_append_only_update", "\($0)_is_append_only_delete"] }
             + ["event_sets_current_value", "current_value_is_derived_update", "current_value_is_derived_delete",
                "current_value_is_derived_insert"]
@@ -316,5 +316,33 @@ extension Schema {
     /// ADD COLUMN rewrites no row, so the table stays append-only.
     static let migrationPredictionUncertainty = """
     ALTER TABLE prediction ADD COLUMN uncertainty REAL CHECK (uncertainty IS NULL OR (uncertainty >= 0 AND uncertainty <= 1));
+    """
+
+    /// Exams and lung zones (issue 16). `store_secret` holds the store's own random key (32 bytes as
+    /// hex, made by Swift when the store opens, see `AnnotationStore.ensureStoreSecret`); patient and
+    /// study identifiers are kept only as HMAC-SHA256(secret, identifier). `media_exam` says which
+    /// exam (and zone of which protocol) a medium belongs to, from a file-name pattern or DICOM;
+    /// the newest row per medium holds. A zone set in the labelling screen is an event instead
+    /// (field `zone`, whole clip), so it is undoable and attributed like a label.
+    static let migrationExams = """
+    CREATE TABLE store_secret (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        secret     TEXT NOT NULL CHECK (length(secret) = 64),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE media_exam (
+        id        INTEGER PRIMARY KEY,
+        media_id  INTEGER NOT NULL REFERENCES media(id),
+        patient   TEXT NOT NULL CHECK (length(patient) = 64),
+        study     TEXT NOT NULL,
+        zone      TEXT,
+        protocol  TEXT,
+        source    TEXT NOT NULL CHECK (source IN ('pattern', 'dicom')),
+        at        TEXT NOT NULL,
+        os_user   TEXT NOT NULL,
+        uid       INTEGER NOT NULL
+    );
+    CREATE INDEX media_exam_by_media ON media_exam(media_id, id);
+    \(["store_secret", "media_exam"].map(appendOnly).joined(separator: "\n"))
     """
 }

@@ -16,20 +16,37 @@ struct AddCommand: ParsableCommand {
             are always probed. For DICOM only pixel facts are stored, never a patient attribute. A file \
             already registered under another path is recorded as moved and keeps its labels; a \
             path whose content changed since it was registered is flagged (its old labels stay \
-            with the old content). Unreadable files are reported and the rest still run (exit 1).
+            with the old content). Unreadable files are reported and the rest still run (exit 1). \
+            With --session, the session's exam.pattern places each file in its exam and zone \
+            (identifiers pseudonymised by the store) and the store defaults to the session's.
             """)
 
     @Argument(help: "Media files or folders.")
     var paths: [String]
 
-    @Option(help: "Store database (created when missing).")
-    var store: String
+    @Option(help: "Store database (created when missing; default: the --session's).")
+    var store: String?
+
+    @Option(help: "A session whose [exam] pattern places the files in exams and zones.")
+    var session: String?
 
     static let mediaExtensions: Set<String> = ["mp4", "mov", "m4v", "avi", "mpeg", "mpg", "mkv", "webm", "gif",
                                                 "jpg", "jpeg", "png", "bmp"]
 
     func run() throws {
-        let db = try AnnotationStore.open(path: store)
+        var exam: ExamSettings? = nil
+        var storePath = store
+        if let session {
+            let s = try Session.load(URL(fileURLWithPath: session).standardizedFileURL)
+            exam = s.exam
+            storePath = storePath ?? s.store.path
+            if storePath == s.store.path {
+                try? FileManager.default.createDirectory(at: s.store.deletingLastPathComponent(), withIntermediateDirectories: true)
+            }
+        }
+        guard let storePath else { throw ValidationError("Missing expected argument '--store <store>'") }
+        let db = try AnnotationStore.open(path: storePath)
+        var placed = 0
         var files: [String] = []
         for path in paths {
             // By the name's bytes (FileName): a file name need not be UTF-8.
@@ -71,6 +88,10 @@ struct AddCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("pleura: \(SafeText.sanitize(file)): same content as \(SafeText.sanitize(from)): recorded as moved, labels kept\n".utf8))
                 case .unchanged: unchanged += 1
                 }
+                if let exam, let p = exam.placement(fileName: absolute) {
+                    if try db.assignExam(media: info.sha256, patientKey: p.patientKey, studyKey: p.studyKey, zone: p.zone,
+                                         protocol: exam.zoneProtocol.name) { placed += 1 }
+                }
             } catch let error as PleuraError {
                 if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
                 reportError(error)
@@ -78,7 +99,8 @@ struct AddCommand: ParsableCommand {
             }
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        print("\(added) added, \(moved) moved, \(unchanged) already registered" + (failed > 0 ? ", \(failed) failed" : ""))
+        print("\(added) added, \(moved) moved, \(unchanged) already registered" + (failed > 0 ? ", \(failed) failed" : "")
+              + (exam != nil ? ", \(placed) placed in exams" : ""))
         if failed > 0 { throw ExitCode(1) }
     }
 }

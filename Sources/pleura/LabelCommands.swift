@@ -120,7 +120,11 @@ enum TUILauncher {
         try? FileManager.default.createDirectory(at: storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let store = try AnnotationStore.open(path: storeURL.path)
         let backend = try StoreLabelBackend(store: store, annotator: session.annotator, sessionName: session.name)
-        let shell = Shell(session: session, keymap: keymap, media: media, mode: LabelMode(backend: backend),
+        // Exams and zones (and Hu's frame classes, scored per exam): placements from the file-name
+        // pattern are recorded as each clip opens (LabelMode.clipOpened).
+        let exams = (session.exam != nil || session.schema.huFrameClasses)
+            ? StoreExamBackend(settings: session.exam ?? ExamSettings(zoneProtocol: LungZoneProtocol.named("iclus14")!), labels: backend) : nil
+        let shell = Shell(session: session, keymap: keymap, media: media, mode: LabelMode(backend: backend, exams: exams),
                           loadExplainer: { try ModelExplainer.load(for: session) }) { url in
             let clip = try MediaClipReader(url: url)
             let info = clip.info

@@ -20,6 +20,7 @@ struct Pleura: ParsableCommand {
             FrameCommand.self,
             DecodeAllCommand.self,
             PhantomCommand.self,
+            ExamsCommand.self,
             AddCommand.self,
             ImportCommand.self,
             ExportCommand.self,

@@ -112,7 +112,8 @@ struct ReviewReportCommand: ParsableCommand {
         let page = ReviewReportPage(title: title, store: db.path, reference: ref.name, modelMatrices: modelMatrices,
                                     traineeMatrices: traineeMatrices, humanMatrices: humanMatrices, progress: progress, flags: flags,
                                     notes: "Video-level model answers: \(options.aggregation.rawValue) of the frame predictions. "
-                                        + (training.isEmpty ? "No prediction is on a model's training files." : training.joined(separator: "; ") + "."))
+                                        + (training.isEmpty ? "No prediction is on a model's training files." : training.joined(separator: "; ") + "."),
+                                    patientAgreement: try db.examReport().agreements)
         let folder = URL(fileURLWithPath: output)
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
         catch { throw PleuraError(file: output, "cannot create the folder (\(error.localizedDescription))") }

@@ -36,6 +36,8 @@ struct ReviewReportPage {
     let progress: [ReviewProgress]
     let flags: [Flag]
     let notes: String
+    /// Patient-level agreement over the store's exams (empty: no exams with zones).
+    var patientAgreement: [PatientAgreement] = []
 
     var html: String {
         var body = """
@@ -56,6 +58,11 @@ struct ReviewReportPage {
         if !humanMatrices.isEmpty {
             body += ReportHTML.section("Human versus human", "Severity of items both humans labelled (frame and video level together). Rows: the first by name.",
                                        "<div class=\"row\">" + humanMatrices.map(matrixSVG).joined() + "</div>")
+        }
+        if !patientAgreement.isEmpty {
+            body += ReportHTML.section("Patient level (exams and zones)",
+                                       "Quadratic-weighted κ on zone scores, ICC(2,1) (two-way random, absolute agreement, single rater; Shrout & Fleiss 1979) on patient scores.",
+                                       ReportHTML.patientAgreementTable(patientAgreement))
         }
         body += ReportHTML.section("Progress of each trainee", "Share of answered fields agreeing with the reference, per day; severity quadratic-weighted kappa in the table.",
                                    progressSVG + progressTable)

@@ -19,6 +19,9 @@ struct StatsCommand: ParsableCommand {
             b_lines against the annotator's "B1 or B2"; at video level a clip's frame predictions \
             combined by --aggregation. Predictions on files the model card lists as training files \
             ("seen in training") are left out unless --include-training, and counted either way. \
+            Exams with zones add patient-level agreement (JSON: patient_agreement): quadratic-weighted \
+            kappa on zone scores and ICC(2,1) (Shrout & Fleiss: two-way random, absolute agreement, \
+            single rater) on patient scores, for the LUS sum and Hu et al.'s mean. \
             "—" (null in JSON) marks a statistic that is undefined: too few pairs, or no variation.
             """)
 
@@ -38,10 +41,23 @@ struct StatsCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let report = try AnnotationStore.open(path: store).statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath,
-                                                                           models: try models.options())
-        if json { print(report.json); return }
+        let db = try AnnotationStore.open(path: store)
+        let report = try db.statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath,
+                                       models: try models.options())
+        // Patient level (exams and zones): quadratic kappa on zone scores, ICC(2,1) on patient scores.
+        let exams = try db.examReport()
+        if json {
+            let object = report.json
+            guard object.hasSuffix("}") else { print(object); return }
+            print(String(object.dropLast()) + (object == "{}" ? "" : ",") + "\"patient_agreement\":" + exams.agreementJSON + "}")
+            return
+        }
         print(Self.tables(report))
+        let patientLevel = ExamsCommand.patientAgreementTables(exams)
+        if !patientLevel.isEmpty {
+            print("")
+            print(patientLevel.split(separator: "\n", omittingEmptySubsequences: false).map { SafeText.sanitize(String($0)) }.joined(separator: "\n"))
+        }
     }
 
     static func fmt(_ d: Double?) -> String { d.map { String(format: "%.3f", $0) } ?? "—" }

@@ -28,6 +28,15 @@ public enum Action: String, CaseIterable, Sendable {
     case unlabelledOnly = "unlabelled_only"
     case undo = "undo"
     case redo = "redo"
+    // Exams (label mode)
+    case examOverview = "exam_overview"
+    case setZone = "set_zone"
+    case frameClass1 = "frame_class_1"
+    case frameClass2 = "frame_class_2"
+    case frameClass3 = "frame_class_3"
+    case frameClass4 = "frame_class_4"
+    case frameClass5 = "frame_class_5"
+    case frameClass6 = "frame_class_6"
     case toggleOverlay = "toggle_overlay"
     case cycleHeatmapMethod = "cycle_heatmap_method"
     case cycleTargetClass = "cycle_target_class"
@@ -85,6 +94,10 @@ public enum Action: String, CaseIterable, Sendable {
         case .unlabelledOnly: return "show only unlabelled frames"
         case .undo: return "undo"
         case .redo: return "redo"
+        case .examOverview: return "exam overview: this exam's zones as a grid (Enter jumps to a zone's clips)"
+        case .setZone: return "set this clip's lung zone (type its name; empty clears)"
+        case .frameClass1, .frameClass2, .frameClass3, .frameClass4, .frameClass5, .frameClass6:
+            return "frame class (Hu et al.): " + frameClass.map { "\($0.displayName), score \(ExamNumber.text($0.score))" }!
         case .toggleOverlay: return "heatmap overlay on/off"
         case .cycleHeatmapMethod: return "next heatmap method"
         case .cycleTargetClass: return "target class (top first)"
@@ -148,6 +161,12 @@ public enum Action: String, CaseIterable, Sendable {
         case .toggleConsolidation: return .consolidation
         default: return nil
         }
+    }
+
+    /// The Hu et al. class a `frame_class_N` action sets, if it is one.
+    public var frameClass: HuFrameClass? {
+        let order: [Action] = [.frameClass1, .frameClass2, .frameClass3, .frameClass4, .frameClass5, .frameClass6]
+        return order.firstIndex(of: self).map { HuFrameClass.allCases[$0] }
     }
 
     /// The severity a severity action sets, if it is one.

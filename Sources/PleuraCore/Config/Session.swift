@@ -24,6 +24,9 @@ public struct LabelSchema: Equatable, Sendable {
     public var severity: Bool
     public var quality: Bool
     public var note: Bool
+    /// Hu et al.'s six frame classes (`frame_classes = "hu6"`) instead of the findings: one class
+    /// per frame, scored 0–4 (see ``HuFrameClass``).
+    public var huFrameClasses = false
 
     public init(findings: [Finding] = Finding.allCases, severity: Bool = true, quality: Bool = true, note: Bool = true) {
         self.findings = findings
@@ -154,13 +157,16 @@ public struct Session: Sendable {
     /// The link to the terminal in Mbit/s (`link_mbit`), fixing what playback plans with instead
     /// of measuring it from write timing; nil: measure.
     public var linkMegabits: Double? = nil
+    /// Exams and lung zones (`[exam]`), nil when the session has none.
+    public var exam: ExamSettings? = nil
 
     /// The settings a session file may contain (anything else is a typo and an error).
     static let knownKeys: Set<String> = Set([
         "name", "mode", "media", "store", "annotator", "keymap", "order", "seed", "blinding", "link_mbit",
         "sampling", "sampling.every", "sampling.per_clip",
         "model", "model.path", "model.heatmap",
-        "schema", "schema.findings", "schema.severity", "schema.quality", "schema.note",
+        "schema", "schema.findings", "schema.severity", "schema.quality", "schema.note", "schema.frame_classes",
+        "exam", "exam.protocol", "exam.pattern", "exam.groups",
         "phantom", "phantom.count", "phantom.seed",
         "rate", "rate.unit", "rate.models", "rate.methods", "rate.target", "rate.head", "rate.scale", "rate.paired",
         "rate.questions", "rate.colormap", "rate.opacity", "rate.threshold",
@@ -183,7 +189,7 @@ public struct Session: Sendable {
             throw PleuraError(file: "\(path):\(line)", "unknown setting '\(key)' (settings: "
                               + knownKeys.sorted().joined(separator: ", ") + ")")
         }
-        for sub in ["sampling", "model", "schema", "phantom", "rate", "review"] {
+        for sub in ["sampling", "model", "schema", "phantom", "rate", "review", "exam"] {
             if let value = table[sub], value.table == nil { throw fail(sub, "\(sub) must be a table ([\(sub)])") }
         }
 
@@ -317,6 +323,12 @@ public struct Session: Sendable {
             schema.severity = try bool(schemaTable, "severity", "schema.severity") ?? true
             schema.quality = try bool(schemaTable, "quality", "schema.quality") ?? true
             schema.note = try bool(schemaTable, "note", "schema.note") ?? true
+            if let classes = try string(schemaTable, "frame_classes", "schema.frame_classes") {
+                guard classes == "hu6" else { throw fail("schema.frame_classes", "frame_classes '\(classes)' must be \"hu6\" (Hu et al.'s six classes)") }
+                schema.huFrameClasses = true
+                // The six classes replace the findings checkboxes (unless the file lists findings too).
+                if schemaTable["findings"] == nil { schema.findings = [] }
+            }
         }
 
         var rate: RateSettings? = nil
@@ -335,6 +347,9 @@ public struct Session: Sendable {
             session.review = try ReviewSettings.parse(reviewTable, at: at)
         } else if mode == .review {
             session.review = ReviewSettings()
+        }
+        if let examTable = table["exam"]?.table {
+            session.exam = try ExamSettings.parse(examTable, at: at)
         }
         if let v = table["link_mbit"] {
             guard let x = v.double ?? v.int.map(Double.init), x > 0, x <= 100_000 else {

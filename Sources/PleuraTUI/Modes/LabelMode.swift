@@ -17,8 +17,16 @@ public final class LabelMode: ScreenMode {
     public private(set) var labels = LabelSet()
     /// Sampled frames per clip (index) that carry labels by this annotator.
     private var labelled: [Int: Set<Int>] = [:]
+    /// Exams and zones (sessions with an `[exam]` table), nil otherwise.
+    public let exams: ExamBackend?
+    /// The current clip's zone and the frame's Hu class, as the store has them.
+    public private(set) var zone: String?
+    public private(set) var frameClass: HuFrameClass?
 
-    public init(backend: LabelBackend) { self.backend = backend }
+    public init(backend: LabelBackend, exams: ExamBackend? = nil) {
+        self.backend = backend
+        self.exams = exams
+    }
 
     /// The item labels apply to now.
     public func item(in shell: Shell) -> ItemRef? {
@@ -44,14 +52,29 @@ public final class LabelMode: ScreenMode {
     // MARK: mode protocol
 
     public func itemChanged(_ shell: Shell) throws {
-        guard let item = item(in: shell) else { labels = LabelSet(); return }
+        guard let item = item(in: shell) else { labels = LabelSet(); zone = nil; frameClass = nil; return }
         labels = try backend.labels(of: item)
+        zone = try exams?.zone(ofMedia: item.mediaSHA256)
+        frameClass = nil
+        if shell.session.schema.huFrameClasses, let exams, let f = item.frame {
+            frameClass = try exams.frameClasses(ofMedia: item.mediaSHA256)[f]
+        }
     }
 
     public func clipOpened(_ index: Int, _ shell: Shell) throws {
         let c = shell.clips[index]
         guard let sha = c.sha256 else { return }
-        labelled[index] = try backend.labelledFrames(ofMedia: sha).intersection(c.sampledFrames)
+        try exams?.place(file: c.url, media: sha)
+        try recount(clip: index, shell)
+    }
+
+    /// The clip's labelled sampled frames: any label, or (hu6) a frame class.
+    private func recount(clip index: Int, _ shell: Shell) throws {
+        let c = shell.clips[index]
+        guard let sha = c.sha256 else { return }
+        var frames = try backend.labelledFrames(ofMedia: sha)
+        if shell.session.schema.huFrameClasses, let exams { frames.formUnion(try exams.frameClasses(ofMedia: sha).keys) }
+        labelled[index] = frames.intersection(c.sampledFrames)
     }
 
     public func skipsFrame(_ shell: Shell, clip: Int, frame: Int) -> Bool {
@@ -83,6 +106,15 @@ public final class LabelMode: ScreenMode {
             Binding(.undo, "undo", "undo your last change in this session (says what it undid)", onStatusLine: true),
             Binding(.redo, "redo"),
         ]
+        let noExam = exams == nil ? "this session has no [exam] table (exam.protocol, exam.pattern)" : nil
+        b.append(Binding(.setZone, "zone", onStatusLine: exams != nil, disabled: noExam))
+        b.append(Binding(.examOverview, "exam", onStatusLine: exams != nil, disabled: noExam))
+        let classOff: String? = !schema.huFrameClasses ? "frame classes are not part of this session's schema (schema.frame_classes = \"hu6\")"
+            : exams == nil ? "frame classes need an [exam] table in the session"
+            : videoLevel ? "a frame class belongs to one frame; switch off whole-video labels first" : nil
+        for action in [Action.frameClass1, .frameClass2, .frameClass3, .frameClass4, .frameClass5, .frameClass6] {
+            b.append(Binding(action, "class", onStatusLine: action == .frameClass1 && schema.huFrameClasses, disabled: classOff))
+        }
         return b
     }
 
@@ -124,6 +156,10 @@ public final class LabelMode: ScreenMode {
             shell.say(videoLevel ? "labels now apply to the whole video" : "labels now apply to frame \(shell.frame)")
             return .panel
         case .carryForward: return try carryForward(shell)
+        case .setZone: return .prompt(.zone)
+        case .examOverview: return .examOverview
+        case .frameClass1, .frameClass2, .frameClass3, .frameClass4, .frameClass5, .frameClass6:
+            return try setFrameClass(action.frameClass!, shell)
         case .unlabelledOnly:
             unlabelledOnly.toggle()
             if unlabelledOnly {
@@ -142,6 +178,7 @@ public final class LabelMode: ScreenMode {
 
     public func answer(_ prompt: Prompt, _ text: String?, _ shell: Shell) throws -> Effect {
         guard let text else { shell.say("cancelled"); return .panel }
+        if prompt == .zone { return try answerZone(text, shell) }
         guard prompt == .note else { return .none }
         let clean = text.trimmingCharacters(in: .whitespaces)
         if clean.unicodeScalars.contains(where: SafeText.isUnsafe) {
@@ -151,7 +188,50 @@ public final class LabelMode: ScreenMode {
         return try change([LabelChange(.note, clean.isEmpty ? nil : .note(clean))], saying: clean.isEmpty ? "note cleared" : "note saved", shell)
     }
 
-    public func promptDefault(_ prompt: Prompt) -> String { prompt == .note ? (labels.note ?? "") : "" }
+    public func promptDefault(_ prompt: Prompt) -> String {
+        switch prompt {
+        case .note: return labels.note ?? ""
+        case .zone: return ""   // a zone is typed whole (the panel shows the current one)
+        default: return ""
+        }
+    }
+
+    // MARK: zones and frame classes
+
+    private func answerZone(_ text: String, _ shell: Shell) throws -> Effect {
+        guard let exams, let sha = shell.clip.sha256 else { return .panel }
+        let clean = text.trimmingCharacters(in: .whitespaces)
+        var name: String? = nil
+        if !clean.isEmpty {
+            guard let z = exams.settings.zoneProtocol.zone(matching: clean) else {
+                let names = exams.settings.zoneProtocol.zones.map(\.name)
+                shell.say("no zone '\(SafeText.sanitize(String(clean.prefix(16))))' in \(exams.settings.zoneProtocol.name): "
+                          + names.joined(separator: " "), warning: true)
+                return .panel
+            }
+            name = z.name
+        }
+        try exams.setZone(name, ofMedia: sha)
+        zone = try exams.zone(ofMedia: sha)
+        shell.say(name.map { "saved: zone \($0) (this clip)" } ?? "saved: zone key cleared (this clip: \(zone ?? "no zone"))")
+        return .panel
+    }
+
+    private func setFrameClass(_ value: HuFrameClass, _ shell: Shell) throws -> Effect {
+        guard let exams, let item = item(in: shell), item.frame != nil else { return .panel }
+        if !shell.frameIsSampled {
+            shell.say("frame \(shell.frame) is not one of the session's sampled frames; step to one to label it", warning: true)
+            return .panel
+        }
+        // The class that is set already, pressed again, clears it (not assessed).
+        let next: HuFrameClass? = frameClass == value ? nil : value
+        try exams.setFrameClass(next, item: item)
+        frameClass = try exams.frameClasses(ofMedia: item.mediaSHA256)[item.frame!]
+        try recount(clip: shell.clipIndex, shell)
+        shell.say("saved: " + (next.map { "\($0.displayName) (score \(ExamNumber.text($0.score)))" } ?? "frame class cleared")
+                  + " (frame \(shell.frame))")
+        return .panel
+    }
 
     // MARK: changing labels
 
@@ -221,6 +301,9 @@ public final class LabelMode: ScreenMode {
     private func land(on edit: LabelEdit, saying what: String, _ shell: Shell) throws -> Effect {
         let touched = edit.item
         noteLabelled(touched, edit.labels, shell)
+        if shell.session.schema.huFrameClasses {
+            for (index, c) in shell.clips.enumerated() where c.sha256 == touched.mediaSHA256 { try recount(clip: index, shell) }
+        }
         let detail = edit.changes.isEmpty ? "" : ": " + Self.describe(edit.changes)
         let place = touched.frame.map { "frame \($0)" } ?? "whole video"
         if let index = shell.clips.firstIndex(where: { $0.sha256 == touched.mediaSHA256 }) {
@@ -246,6 +329,17 @@ public final class LabelMode: ScreenMode {
         add(videoLevel ? "Labels WHOLE VIDEO (\(keys.label(for: .videoLevel)): frame)" : "Labels frame \(f) (\(keys.label(for: .videoLevel)): video)",
             videoLevel ? .warning : .bold)
         let schema = shell.session.schema
+        if exams != nil {
+            add(" Zone     \(zone ?? "–")   (\(keys.label(for: .setZone)): set, \(keys.label(for: .examOverview)): exam)")
+        }
+        if schema.huFrameClasses {
+            let order: [Action] = [.frameClass1, .frameClass2, .frameClass3, .frameClass4, .frameClass5, .frameClass6]
+            for (c, action) in zip(HuFrameClass.allCases, order) {
+                let mark = frameClass == c ? "(•)" : "( )"
+                add(" \(mark) \(TextWidth.pad(keys.label(for: action), to: 3)) \(TextWidth.pad(c.displayName, to: 13)) \(ExamNumber.text(c.score))",
+                    frameClass == c ? .ok : .normal)
+            }
+        }
         for finding in Finding.allCases where schema.findings.contains(finding) {
             let mark: String
             switch labels[finding] {

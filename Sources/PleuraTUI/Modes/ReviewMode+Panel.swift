@@ -111,8 +111,11 @@ extension ReviewMode {
             }
         }
         add("Over time (per day)", .bold)
-        for p in progress.periods.suffix(8) {
-            add("  \(p.day) \(p.items) items \(pct(p.agreement)) sev QWK \(num(p.severityQuadraticKappa))")
+        // Blinded sessions show no dates (a date can tell a clip apart): days are counted instead.
+        let periods = progress.periods
+        for (i, p) in periods.enumerated().suffix(8) {
+            let day = shell.session.blinding ? "day \(i + 1)" : p.day
+            add("  \(day) \(p.items) items \(pct(p.agreement)) sev QWK \(num(p.severityQuadraticKappa))")
         }
         add("(\(shell.keymap.label(for: .progress)): back to the item)", .dim)
         return lines

@@ -33,6 +33,8 @@ public enum Effect: Equatable {
     case frame
     case help
     case prompt(Prompt)
+    /// The exam overview screen (label mode's zone grid) takes the terminal until it closes.
+    case examOverview
     case quit
 }
 
@@ -41,12 +43,14 @@ public enum Prompt: Equatable, Sendable {
     case goToFrame
     case note
     case comment
+    case zone
 
     public var question: String {
         switch self {
         case .goToFrame: return "Go to frame (0-based, as in the CSV): "
         case .note: return "Note (Enter saves, Esc cancels, empty clears): "
         case .comment: return "Comment (Enter saves, Esc cancels, empty clears): "
+        case .zone: return "Zone of this clip (Enter saves, Esc cancels, empty clears): "
         }
     }
 }

@@ -116,6 +116,17 @@ public enum ShellApp {
                     screen.drawText()
                     screen.sendFrame()
                 case .quit: return .quit
+                case .examOverview:
+                    guard let labelMode = controller.mode as? LabelMode else { break }
+                    let (jump, ending) = ExamScreen(screen: screen, mode: labelMode).run()
+                    if let ending { return ending }
+                    if let jump {
+                        do { try controller.show(clip: jump, frame: controller.clips[jump].sampledFrames.first ?? 0) } catch {
+                            controller.say("NOT opened: " + describe(error), warning: true)
+                        }
+                        if controller.clipIndex != lastClip { screen.clipChanged(); lastClip = controller.clipIndex }
+                    }
+                    screen.drawAll()
                 case .help:
                     screen.drawHelp()
                     if case .signal(.terminate(let sig)) = waitForAnyKey(terminal) { return .signal(sig) }
