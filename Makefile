@@ -15,17 +15,19 @@ RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavco
 # What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
 # terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool), a second sixel
 # terminal (mlterm), tmux, headless Chromium (renders the rating report) and python3-venv (the
-# scipy/scikit-learn and pydicom reference venvs) and dcmtk (dcmcjpeg/dcmcrle write the DICOM test files).
+# scipy/scikit-learn and pydicom reference venvs), dcmtk (dcmcjpeg/dcmcrle write the DICOM test
+# files) and PostgreSQL (the store's second backend: a throwaway cluster per run, Scripts/pg-cluster.sh).
 TEST_PACKAGES := ffmpeg libsixel-bin xterm xvfb x11-apps imagemagick xdotool tmux chafa hyperfine mlterm \
-	chromium python3-venv dcmtk
+	chromium python3-venv dcmtk postgresql
 
 .PHONY: run test build deps deps-test bench fuzz clean
 
 run: deps build
 	$(BIN) run Sessions/demo.toml
 
+# The suite runs beside a throwaway PostgreSQL cluster (PLEURA_TEST_PG_URL), stopped afterwards.
 test: deps deps-test build
-	$(SWIFT) test $(BUILD_FLAGS)
+	sh Scripts/pg-cluster.sh run -- $(SWIFT) test $(BUILD_FLAGS)
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
