@@ -91,6 +91,13 @@ struct AddCommand: ParsableCommand {
                 if let exam, let p = exam.placement(fileName: absolute) {
                     if try db.assignExam(media: info.sha256, patientKey: p.patientKey, studyKey: p.studyKey, zone: p.zone,
                                          protocol: exam.zoneProtocol.name) { placed += 1 }
+                } else if let ids = try MediaReader.clinicalIdentifiers(path: absolute), let patient = ids.patientID, !patient.isEmpty {
+                    // A scanner's file names its patient and study: the store keeps only keyed
+                    // pseudonyms of them (assignExam), so clips of one exam group together. The
+                    // file's zone text counts only when it names a zone of the session's protocol.
+                    let zone = ids.zone.flatMap { exam?.zoneProtocol.zone(matching: $0)?.name }
+                    if try db.assignExam(media: info.sha256, patientKey: patient, studyKey: ids.studyInstanceUID, zone: zone,
+                                         protocol: exam?.zoneProtocol.name, source: .dicom) { placed += 1 }
                 }
             } catch let error as PleuraError {
                 if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -100,7 +107,7 @@ struct AddCommand: ParsableCommand {
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         print("\(added) added, \(moved) moved, \(unchanged) already registered" + (failed > 0 ? ", \(failed) failed" : "")
-              + (exam != nil ? ", \(placed) placed in exams" : ""))
+              + (exam != nil || placed > 0 ? ", \(placed) placed in exams" : ""))
         if failed > 0 { throw ExitCode(1) }
     }
 }

@@ -51,6 +51,11 @@ struct DicomCLITests {
         #expect(probe.stdoutText.contains("\"modality\":\"US\"") && probe.stdoutText.contains("Explicit"))
         let add = try run(["add", media.path, "--store", store])
         #expect(add.status == 0 && add.stdoutText.contains("2 added"), "\(add.stdoutText) \(add.stderrText)")
+        // The file with a patient ID is placed in an exam by its keyed pseudonym (the identifiers
+        // themselves stay out: see the greps below).
+        #expect(add.stdoutText.contains("1 placed in exams"), "\(add.stdoutText)")
+        let exams = try run(["exams", "--store", store, "--items", dir.appendingPathComponent("items.csv").path])
+        #expect(exams.status == 0 && exams.stdoutText.hasPrefix("1 exam"), "\(exams.stdoutText) \(exams.stderrText)")
         #expect(try run(["frame", clip.path, "--index", "3", "-o", dir.appendingPathComponent("f.png").path]).status == 0)
         #expect(try run(["render", clip.path, "--index", "1", "--width", "160", "--height", "120", "--graphics", "sixel"]).status == 0)
         #expect(try run(["decode-all", clip.path]).status == 0)
