@@ -112,4 +112,35 @@ struct DicomCLITests {
         }
         #expect(failures >= 16, "every truncated variant should fail (\(failures) failures)")
     }
+
+    @Test(.enabled(if: TestEnv.which("dcmmkdir") != nil && TestEnv.which("dcmodify") != nil, "skipped: DCMTK's tools (Debian dcmtk) are missing"))
+    func dicomdirFolderIsOneMediaItemPerReferencedImage() throws {
+        let dir = try TestEnv.makeTempDirectory("pleura-dicomdir")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = try DicomReference.make(frames: Self.frames(), in: dir)
+        let medium = dir.appendingPathComponent("medium")
+        let images = medium.appendingPathComponent("IMAGES")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        for (source, name) in [("explicit", "IM0001"), ("mono", "IM0002")] {
+            try FileManager.default.copyItem(at: files[source]!, to: images.appendingPathComponent(name))
+        }
+        // A DICOMDIR needs patient attributes in its records: placeholders (not the privacy test's).
+        let ids = images.appendingPathComponent("IM0001").path, ids2 = images.appendingPathComponent("IM0002").path
+        #expect(try runProgram(TestEnv.which("dcmodify")!, ["-nb", "-i", "(0010,0010)=ANON", "-i", "(0010,0020)=X1", ids, ids2]).status == 0)
+        let made = try runProgram(TestEnv.which("dcmmkdir")!, ["--invent", "+r", "IMAGES"], cwd: medium)
+        try #require(made.status == 0, "dcmmkdir: \(made.stderrText)")
+        let env = ["PLEURA_CACHE_DIR": dir.appendingPathComponent("cache").path]
+        let probe = try runPleura(["probe", medium.path], cwd: dir, environment: env)
+        #expect(probe.status == 0, "\(probe.stderrText)")
+        let lines = probe.stdoutText.split(separator: "\n")
+        // One line per image the index references (in the index's order, which dcmmkdir chooses).
+        #expect(lines.count == 2, "\(probe.stdoutText)")
+        #expect(lines.contains { $0.contains("IMAGES/IM0001\"") && $0.contains("\"RGB\"") }, "\(probe.stdoutText)")
+        #expect(lines.contains { $0.contains("IMAGES/IM0002\"") && $0.contains("MONOCHROME2") }, "\(probe.stdoutText)")
+        let store = dir.appendingPathComponent("s.sqlite").path
+        let add = try runPleura(["add", medium.path, "--store", store], cwd: dir, environment: env)
+        #expect(add.status == 0 && add.stdoutText.contains("2 added"), "\(add.stdoutText) \(add.stderrText)")
+        let frame = try runPleura(["frame", medium.path, "--index", "0", "-o", dir.appendingPathComponent("f.png").path], cwd: dir, environment: env)
+        #expect(frame.status == 1 && frame.stderrText.contains("a DICOMDIR folder of 2 images"), "\(frame.stderrText)")
+    }
 }
