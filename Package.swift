@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -54,6 +55,9 @@ let package = Package(
         .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg", "CPleuraDicomAPI"]),
         .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        // The same store on a PostgreSQL server (issue 14); postgres-nio stays inside this module.
+        .target(name: "PleuraStorePostgres", dependencies: ["PleuraCore", "PleuraStore",
+                                                           .product(name: "PostgresNIO", package: "postgres-nio")]),
         .target(name: "PleuraRender", dependencies: ["PleuraCore", "CSixel"]),
         .target(name: "PleuraModel", dependencies: ["PleuraCore"]),
         .target(name: "PleuraPhantom", dependencies: ["PleuraCore", "PleuraMedia"]),
@@ -61,7 +65,7 @@ let package = Package(
             "PleuraCore", "PleuraMedia", "PleuraStore", "PleuraRender", "PleuraModel", "PleuraPhantom", "CNcursesw",
         ]),
         .executableTarget(name: "pleura", dependencies: [
-            "PleuraCore", "PleuraMedia", "PleuraStore", "PleuraRender", "PleuraModel", "PleuraPhantom", "PleuraTUI",
+            "PleuraCore", "PleuraMedia", "PleuraStore", "PleuraStorePostgres", "PleuraRender", "PleuraModel", "PleuraPhantom", "PleuraTUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -69,7 +73,7 @@ let package = Package(
         .target(name: "PleuraTestSupport", dependencies: ["PleuraCore"], path: "Tests/PleuraTestSupport"),
         .testTarget(name: "PleuraCoreTests", dependencies: ["PleuraCore", "PleuraTestSupport"]),
         .testTarget(name: "PleuraMediaTests", dependencies: ["PleuraMedia", "PleuraPhantom", "PleuraTestSupport"]),
-        .testTarget(name: "PleuraStoreTests", dependencies: ["PleuraStore", "PleuraTestSupport"]),
+        .testTarget(name: "PleuraStoreTests", dependencies: ["PleuraStore", "PleuraStorePostgres", "PleuraTestSupport"]),
         .testTarget(name: "PleuraRenderTests", dependencies: ["PleuraRender", "PleuraMedia", "PleuraTestSupport"]),
         .testTarget(name: "PleuraModelTests", dependencies: ["PleuraModel", "PleuraMedia", "PleuraPhantom", "PleuraTestSupport"]),
         // Golden/ holds expected outputs the tests read from the checkout (not bundled resources).

@@ -50,6 +50,11 @@ public final class AnnotationStore: Sendable {
     /// let store = try AnnotationStore.open(path: "/srv/pleura/ward3.sqlite")
     /// ```
     public static func open(path: String, busyTimeout: Double = 60) throws -> AnnotationStore {
+        if path.hasPrefix("postgresql://") || path.hasPrefix("postgres://") {
+            // Commands written against the LabelStore protocol open URLs with PostgresStore.
+            throw PleuraError(file: path.replacingOccurrences(of: #"://[^/@]*@"#, with: "://…@", options: .regularExpression),
+                              "this command does not run on a PostgreSQL store yet (see README, Store → PostgreSQL); give an SQLite store file")
+        }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         try createIfMissing(absolute)
         try inspectBeforeWriting(absolute)
@@ -347,8 +352,8 @@ public struct OSIdentity: Sendable, Equatable {
 
 /// Timestamps as the store writes them: UTC ISO 8601 with milliseconds, e.g.
 /// `2026-11-27T15:42:25.123Z` (sorts as text in time order).
-enum StoreClock {
-    static func now() -> String {
+public enum StoreClock {
+    public static func now() -> String {
         var tv = timeval()
         gettimeofday(&tv, nil)
         var t = time_t(tv.tv_sec)

@@ -10,6 +10,10 @@ public struct Annotator: Hashable, Sendable {
     public var role: AnnotatorRole
     public var osUser: String
     public var uid: Int
+
+    public init(id: Int64, name: String, role: AnnotatorRole, osUser: String, uid: Int) {
+        self.id = id; self.name = name; self.role = role; self.osUser = osUser; self.uid = uid
+    }
 }
 
 /// One sitting of one annotator (a TUI run, an import): every change records its session, and
@@ -20,6 +24,10 @@ public struct StoreSession: Hashable, Sendable {
     public var name: String
     public var mode: String
     public var startedAt: String
+
+    public init(id: Int64, annotatorID: Int64, name: String, mode: String, startedAt: String) {
+        self.id = id; self.annotatorID = annotatorID; self.name = name; self.mode = mode; self.startedAt = startedAt
+    }
 }
 
 extension AnnotationStore {

@@ -37,6 +37,13 @@ public struct LabelEvent: Equatable, Sendable {
     public var oldValue: String?
     public var newValue: String?
 
+    public init(id: Int64, actionID: Int64, kind: Kind, reverts: Int64?, at: String, annotatorID: Int64, sessionID: Int64,
+                osUser: String, uid: Int, item: ItemRef, contextID: Int64, field: String, oldValue: String?, newValue: String?) {
+        self.id = id; self.actionID = actionID; self.kind = kind; self.reverts = reverts; self.at = at
+        self.annotatorID = annotatorID; self.sessionID = sessionID; self.osUser = osUser; self.uid = uid; self.item = item
+        self.contextID = contextID; self.field = field; self.oldValue = oldValue; self.newValue = newValue
+    }
+
     /// The label field, when this is a label event.
     public var labelField: LabelField? { contextID == 0 ? LabelField(rawValue: field) : nil }
 }

@@ -38,6 +38,11 @@ public struct MediaRecord: Equatable, Sendable {
     /// this content has no known file. Exports then name it `sha256:HEX` instead of a path.
     public var pathSuperseded: Bool = false
 
+    public init(id: Int64, sha256: String, path: String, facts: MediaFacts, registeredAt: String, pathSuperseded: Bool = false) {
+        self.id = id; self.sha256 = sha256; self.path = path; self.facts = facts
+        self.registeredAt = registeredAt; self.pathSuperseded = pathSuperseded
+    }
+
     /// How exchange files name this media: its path relative to `root`, or `sha256:HEX` when
     /// the file at its last path now holds other content.
     public func exchangeName(root: String) -> String {

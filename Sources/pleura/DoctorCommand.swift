@@ -5,6 +5,7 @@ import PleuraMedia
 import PleuraModel
 import PleuraRender
 import PleuraStore
+import PleuraStorePostgres
 import PleuraTUI
 
 /// `pleura doctor`: what works on this machine and terminal, and why not.
@@ -54,6 +55,11 @@ struct DoctorCommand: ParsableCommand {
             lines.append("Store")
             func line(_ key: String, _ value: String) {
                 lines.append(key.padding(toLength: 20, withPad: " ", startingAt: 0) + SafeText.sanitize(value))
+            }
+            if PostgresLocation.isURL(store) {
+                lines += Self.postgresReport(store)
+                print(lines.joined(separator: "\n"))
+                return
             }
             line("  file", store)
             do {

@@ -12,7 +12,7 @@ struct StoreTortureCommand: ParsableCommand {
         abstract: "Commit label changes in a loop, printing each committed event id (for tests).",
         shouldDisplay: false)
 
-    @Option(help: "Store database.")
+    @Option(help: "Store database (a file or a postgresql:// URL).")
     var store: String
 
     @Option(help: "Annotator name (one per writer process).")
@@ -25,7 +25,7 @@ struct StoreTortureCommand: ParsableCommand {
     var frames: Int = 500
 
     func run() throws {
-        let db = try AnnotationStore.open(path: store)
+        let db = try openLabelStore(store)
         // One synthetic media row shared by all writers (registering it is idempotent).
         let sha = SHA256.hex(of: Array("pleura store torture clip".utf8))
         try db.registerMedia(sha256: sha, path: "/torture/clip.mp4", facts: MediaFacts(kind: "video", frames: frames))
