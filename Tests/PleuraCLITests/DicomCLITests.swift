@@ -56,6 +56,7 @@ struct DicomCLITests {
         #expect(add.stdoutText.contains("1 placed in exams"), "\(add.stdoutText)")
         let exams = try run(["exams", "--store", store, "--items", dir.appendingPathComponent("items.csv").path])
         #expect(exams.status == 0 && exams.stdoutText.hasPrefix("1 exam"), "\(exams.stdoutText) \(exams.stderrText)")
+        #expect(leaks(try Data(contentsOf: dir.appendingPathComponent("items.csv"))).isEmpty, "pleura exams --items")
         #expect(try run(["frame", clip.path, "--index", "3", "-o", dir.appendingPathComponent("f.png").path]).status == 0)
         #expect(try run(["render", clip.path, "--index", "1", "--width", "160", "--height", "120", "--graphics", "sixel"]).status == 0)
         #expect(try run(["decode-all", clip.path]).status == 0)
