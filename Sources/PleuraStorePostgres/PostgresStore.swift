@@ -79,7 +79,11 @@ public final class PostgresStore: LabelStore, @unchecked Sendable {
             }
             return version
         }
-        guard try check(recordedVersion()) < PostgresSchema.currentVersion else { return }
+        // Outside the lock a database another process is creating can look half made (its
+        // tables, not yet its version row, between two statements): only a newer version or
+        // an up-to-date one is decided here; "other tables" is decided under the lock.
+        let outside = try recordedVersion()
+        if let outside { if try check(outside) == PostgresSchema.currentVersion { return } }
         try write(request: nil) { link in
             // Another process may have migrated between the check and the lock.
             let version = try check(Self.recordedVersion(link))

