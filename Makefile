@@ -11,7 +11,7 @@ BIN := .build/release/pleura
 # What `pleura` needs to build and run.
 RUN_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libavformat-dev libavcodec-dev \
 	libswscale-dev libavutil-dev libsqlite3-dev libtorch-dev python3-torch python3-torchvision \
-	libdcmtk-dev
+	libdcmtk-dev libopenjp2-7-dev
 # What the tests use as oracles and terminals: ffmpeg/ffprobe, img2sixel/sixel2png, a real sixel
 # terminal (xterm under Xvfb, screenshots with ImageMagick, keys with xdotool), a second sixel
 # terminal (mlterm), tmux, headless Chromium (renders the rating report) and python3-venv (the

@@ -40,14 +40,15 @@ let package = Package(
         ),
 
         // The DICOM shim's C API (header only: PleuraMedia imports its types and binds the
-        // functions with dlsym) and the shim itself (DCMTK: libdcmtk-dev).
+        // functions with dlsym) and the shim itself (DCMTK: libdcmtk-dev; JPEG 2000 frames with
+        // OpenJPEG, libopenjp2-7-dev, which DCMTK 3.6.7 lacks).
         .target(name: "CPleuraDicomAPI"),
         .target(
             name: "CPleuraDicom",
             dependencies: ["CPleuraDicomAPI"],
             linkerSettings: [.linkedLibrary("dcmimage"), .linkedLibrary("dcmimgle"), .linkedLibrary("dcmjpeg"),
                              .linkedLibrary("dcmjpls"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
-                             .linkedLibrary("ofstd")]
+                             .linkedLibrary("ofstd"), .linkedLibrary("openjp2")]
         ),
 
         // MARK: Swift modules

@@ -1,6 +1,7 @@
 // DCMTK behind the C API of pleura_dicom.h. Thin on purpose: the choices (which frame rate, which
 // region is the sector, what the zone is) are made in Swift (PleuraMedia/DicomFile.swift).
 #include "pleura_dicom.h"
+#include "jpeg2000.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dctk.h"
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,6 +25,11 @@ struct pleura_dicom {
     E_TransferSyntax xfer = EXS_Unknown;
     pleura_dicom_info info{};
     std::string path;
+    /// JPEG 2000 only (decoded here with OpenJPEG, not by DCMTK): the first pixel item of each
+    /// frame, and the dataset without its pixel data, into which each decoded frame is put as
+    /// uncompressed pixels so that DCMTK renders it like any other frame.
+    std::vector<unsigned long> frameStarts;
+    std::unique_ptr<DcmDataset> uncompressed;
 };
 
 namespace {
@@ -62,6 +69,7 @@ bool decodable(E_TransferSyntax xfer) {
     case EXS_DeflatedLittleEndianExplicit: case EXS_RLELossless:
     case EXS_JPEGProcess1: case EXS_JPEGProcess2_4: case EXS_JPEGProcess14: case EXS_JPEGProcess14SV1:
     case EXS_JPEGLSLossless: case EXS_JPEGLSLossy:
+    case EXS_JPEG2000LosslessOnly: case EXS_JPEG2000:
         return true;
     default:
         return false;
@@ -126,6 +134,76 @@ void expandSegmentedPalette(DcmDataset *ds) {
         table.resize(want, table.back());
         ds->putAndInsertUint16Array(plain[c], table.data(), static_cast<unsigned long>(table.size()));
     }
+}
+
+bool isJpeg2000(E_TransferSyntax xfer) { return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000; }
+
+/// Frame `index` of a JPEG 2000 file, decoded by OpenJPEG into `file->uncompressed` (made on the
+/// first frame). YBR_RCT and YBR_ICT name the colour transform the codestream undoes itself
+/// (OpenJPEG's inverse MCT), so the decoded samples are RGB.
+bool decodeJpeg2000(pleura_dicom *file, int index, std::string &error) {
+    DcmDataset *ds = file->file.getDataset();
+    DcmElement *element = nullptr;
+    DcmPixelSequence *sequence = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr ||
+        static_cast<DcmPixelData *>(element)->getEncapsulatedRepresentation(file->xfer, nullptr, sequence).bad() ||
+        sequence == nullptr) {
+        error = "the JPEG 2000 pixel data are not encapsulated";
+        return false;
+    }
+    if (file->frameStarts.empty() && !pleura_jpeg2000::frameStarts(sequence, file->info.frames, file->frameStarts, error))
+        return false;
+    std::vector<uint8_t> codestream, samples;
+    Uint16 allocated = static_cast<Uint16>(file->info.bits_allocated);
+    if (!pleura_jpeg2000::frameBytes(sequence, file->frameStarts, index, codestream, error) ||
+        !pleura_jpeg2000::decode(codestream, file->info.width, file->info.height, file->info.samples_per_pixel, allocated,
+                                 samples, error))
+        return false;
+    if (!file->uncompressed) {
+        auto copy = std::make_unique<DcmDataset>();
+        for (unsigned long i = 0; i < ds->card(); i++) {
+            DcmElement *e = ds->getElement(i);
+            if (e && e->getTag() != DCM_PixelData) copy->insert(static_cast<DcmElement *>(e->clone()), true);
+        }
+        copy->putAndInsertString(DCM_NumberOfFrames, "1");
+        copy->putAndInsertUint16(DCM_PlanarConfiguration, 0);
+        std::string photometric = file->info.photometric;
+        if (photometric == "YBR_RCT" || photometric == "YBR_ICT") copy->putAndInsertString(DCM_PhotometricInterpretation, "RGB");
+        file->uncompressed = std::move(copy);
+    }
+    OFCondition put = allocated == 8
+        ? file->uncompressed->putAndInsertUint8Array(DCM_PixelData, samples.data(), static_cast<unsigned long>(samples.size()))
+        : file->uncompressed->putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16 *>(samples.data()),
+                                                      static_cast<unsigned long>(samples.size() / 2));
+    if (put.bad()) error = std::string("the decoded frame cannot be stored (") + put.text() + ")";
+    return put.good();
+}
+
+/// `image` (one frame) as 8-bit RGB into `out`, which holds width*height*3 bytes.
+int render(DicomImage &image, const pleura_dicom_info &info, int index, uint8_t *out, char *err, size_t err_len) {
+    if (image.getStatus() != EIS_Normal) {
+        setError(err, err_len, std::string("frame ") + std::to_string(index) + " cannot be decoded (" +
+                 DicomImage::getString(image.getStatus()) + ")");
+        return -1;
+    }
+    if (image.getWidth() != static_cast<unsigned long>(info.width) ||
+        image.getHeight() != static_cast<unsigned long>(info.height)) {
+        setError(err, err_len, "decoded frame size differs from Rows/Columns");
+        return -1;
+    }
+    const auto *pixels = static_cast<const uint8_t *>(image.getOutputData(8, 0, 0));
+    if (pixels == nullptr) {
+        setError(err, err_len, std::string("frame ") + std::to_string(index) + " cannot be rendered (" +
+                 DicomImage::getString(image.getStatus()) + ")");
+        return -1;
+    }
+    size_t n = static_cast<size_t>(info.width) * info.height;
+    if (image.isMonochrome()) {
+        for (size_t i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = pixels[i];
+    } else {
+        std::memcpy(out, pixels, n * 3);
+    }
+    return 0;
 }
 
 template <typename Body> int guarded(char *err, size_t len, Body body) {
@@ -250,32 +328,19 @@ extern "C" int pleura_dicom_decode_rgb(pleura_dicom *file, int index, uint8_t *o
             setError(err, err_len, "output buffer too small");
             return -1;
         }
+        if (isJpeg2000(file->xfer)) {
+            std::string error;
+            if (!decodeJpeg2000(file, index, error)) {
+                setError(err, err_len, "frame " + std::to_string(index) + ": " + error);
+                return -1;
+            }
+            DicomImage image(static_cast<DcmObject *>(file->uncompressed.get()), EXS_LittleEndianExplicit, 0UL, 0UL, 1UL);
+            return render(image, info, index, out, err, err_len);
+        }
         // One DicomImage per frame with partial access: DCMTK reads (and decompresses) only that
         // frame's pixel data, so frame N costs the same whatever N is.
         DicomImage image(file->file.getDataset(), file->xfer, CIF_UsePartialAccessToPixelData, index, 1);
-        if (image.getStatus() != EIS_Normal) {
-            setError(err, err_len, std::string("frame ") + std::to_string(index) + " cannot be decoded (" +
-                     DicomImage::getString(image.getStatus()) + ")");
-            return -1;
-        }
-        if (image.getWidth() != static_cast<unsigned long>(info.width) ||
-            image.getHeight() != static_cast<unsigned long>(info.height)) {
-            setError(err, err_len, "decoded frame size differs from Rows/Columns");
-            return -1;
-        }
-        const auto *pixels = static_cast<const uint8_t *>(image.getOutputData(8, 0, 0));
-        if (pixels == nullptr) {
-            setError(err, err_len, std::string("frame ") + std::to_string(index) + " cannot be rendered (" +
-                     DicomImage::getString(image.getStatus()) + ")");
-            return -1;
-        }
-        size_t n = static_cast<size_t>(info.width) * info.height;
-        if (image.isMonochrome()) {
-            for (size_t i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = pixels[i];
-        } else {
-            std::memcpy(out, pixels, need);
-        }
-        return 0;
+        return render(image, info, index, out, err, err_len);
     });
 }
 

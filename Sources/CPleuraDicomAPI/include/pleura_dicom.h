@@ -25,7 +25,8 @@ typedef struct {
     /// Frame Time (0018,1063) in ms, Cine Rate (0018,0040), Recommended Display Frame Rate
     /// (0008,2144); 0 where absent.
     double frame_time_ms, cine_rate, recommended_display_rate;
-    /// 1 when DCMTK has a decoder for the transfer syntax (not JPEG 2000, MPEG, HEVC, ...).
+    /// 1 when the shim decodes the transfer syntax (DCMTK's codecs, and JPEG 2000 with OpenJPEG;
+    /// not HTJ2K, MPEG, HEVC, ...).
     int32_t decodable;
     int32_t region_count;
     char transfer_syntax_uid[72];
