@@ -7,6 +7,8 @@ with pydicom, pydicom-data, pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg, py
                        OUT.rgb (every frame as 8-bit RGB, rows top to bottom)
   testdata             the pydicom-data / pydicom test files that are ultrasound or multi-frame,
                        one path per line
+  relabel IN OUT UID    copies IN (encapsulated pixel data) with its meta header's transfer
+                       syntax set to UID, for the refusal of syntaxes Pleura cannot decode
   make FRAMES W H N OUT_DIR [--patient NAME ID BIRTHDATE]
                        writes multi-frame US files from N raw RGB frames: explicit.dcm,
                        implicit.dcm, rle.dcm (pydicom's RLE encoder), mono.dcm (MONOCHROME2,
@@ -161,6 +163,10 @@ def main(argv):
         decode(argv[1], argv[2])
     elif argv[0] == "testdata":
         testdata()
+    elif argv[0] == "relabel":
+        ds = pydicom.dcmread(argv[1])
+        ds.file_meta.TransferSyntaxUID = argv[3]
+        ds.save_as(argv[2], enforce_file_format=True)
     elif argv[0] == "make":
         patient = None
         if "--patient" in argv:

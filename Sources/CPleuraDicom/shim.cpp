@@ -259,6 +259,20 @@ extern "C" pleura_dicom *pleura_dicom_open(const char *path, char *err, size_t e
         info.decodable = decodable(file->xfer) ? 1 : 0;
         copyString(info.transfer_syntax_uid, sizeof info.transfer_syntax_uid, xfer.getXferID());
         copyString(info.transfer_syntax_name, sizeof info.transfer_syntax_name, xfer.getXferName());
+        // A transfer syntax newer than DCMTK 3.6.7 (HTJ2K, JPEG XL, ...): DCMTK guesses the dataset's
+        // encoding, so the file would open and fail on its frames; it is refused with its own UID.
+        OFString metaUID;
+        if (file->file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, metaUID).good() && !metaUID.empty() &&
+            DcmXfer(metaUID.c_str()).getXfer() == EXS_Unknown) {
+            std::string uid;
+            for (char c : std::string(metaUID.c_str()).substr(0, 64)) if ((c >= '0' && c <= '9') || c == '.') uid += c;
+            bool htj2k = uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0;
+            info.decodable = 0;
+            copyString(info.transfer_syntax_uid, sizeof info.transfer_syntax_uid, uid.c_str());
+            copyString(info.transfer_syntax_name, sizeof info.transfer_syntax_name,
+                       htj2k ? "High-Throughput JPEG 2000 (unknown to DCMTK " OFFIS_DCMTK_VERSION ")"
+                             : "unknown to DCMTK " OFFIS_DCMTK_VERSION);
+        }
         OFString photometric;
         ds->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
         copyString(info.photometric, sizeof info.photometric, photometric.c_str());

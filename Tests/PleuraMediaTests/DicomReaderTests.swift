@@ -109,6 +109,25 @@ final class DicomReaderTests {
         }
     }
 
+    /// What has no decoder (MPEG-4 in DICOM; HTJ2K, which DCMTK 3.6.7 does not know) is refused on
+    /// opening, in one line naming the file and the transfer syntax.
+    @Test func undecodableTransferSyntaxesAreRefusedInOneLine() throws {
+        let files = try DicomReference.testFiles()
+        let j2k = try #require(files.first { $0.hasSuffix("/US1_J2KR.dcm") })
+        for (uid, named) in [("1.2.840.10008.1.2.4.102", "MPEG-4"), ("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000")] {
+            let out = dir.appendingPathComponent("relabelled-\(uid).dcm")
+            try DicomReference.relabel(j2k, as: uid, to: out)
+            do {
+                _ = try MediaReader(path: out.path, cacheBytes: 0)
+                Issue.record("\(uid): opened, expected the no-decoder error")
+            } catch let e as PleuraError {
+                #expect(e.description.hasPrefix(out.path + ": ") && !e.description.contains("\n"), "\(e)")
+                #expect(e.description.contains(named) && e.description.contains("(\(uid))") &&
+                        e.description.contains("has no decoder"), "\(e)")
+            }
+        }
+    }
+
     @Test func ultrasoundRegionsAndFrameRateComeFromTheFile() throws {
         let files = try DicomReference.testFiles()
         let aloka = try #require(files.first { $0.hasSuffix("/gdcm-US-ALOKA-16.dcm") })

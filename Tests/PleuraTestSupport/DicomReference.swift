@@ -72,6 +72,11 @@ public enum DicomReference {
         try run(["testdata"]).split(separator: "\n").map(String.init)
     }
 
+    /// A copy of `file` (encapsulated pixel data) whose meta header names transfer syntax `uid`.
+    public static func relabel(_ file: String, as uid: String, to out: URL) throws {
+        try run(["relabel", file, out.path, uid])
+    }
+
     /// Writes multi-frame ultrasound files of `frames` (rgb24, one size) into `dir`: explicit.dcm,
     /// implicit.dcm, rle.dcm, mono.dcm, and with `patient` (name, ID, birth date) patient.dcm; then
     /// with DCMTK's dcmcjpeg (when installed) jpeg.dcm (baseline, YBR_FULL_422) and
