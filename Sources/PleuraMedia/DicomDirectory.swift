@@ -55,6 +55,15 @@ extension MediaReader {
         return try DicomFile(path: path, sha256: "", verify: false).clinicalIdentifiers()
     }
 
+    /// ``probe(path:)`` and, for a DICOM file, its ``clinicalIdentifiers(path:)`` from the same
+    /// opening (`pleura add` needs both; a DICOM header is parsed and a frame decoded on open).
+    public static func probeWithIdentifiers(path: String) throws -> (info: MediaInfo, identifiers: ClinicalIdentifiers?) {
+        try DemuxedStream.checkReadableRegularFile(path)
+        guard DicomFile.isDicom(path: path) else { return (try probe(path: path), nil) }
+        let file = try DicomFile(path: path, sha256: nil)
+        return (file.info, file.clinicalIdentifiers())
+    }
+
     /// `path` itself, or for a DICOMDIR folder (or index file) the images it references: how the
     /// commands that take several media expand their arguments.
     public static func mediaPaths(_ path: String) throws -> [String] {

@@ -46,7 +46,7 @@ final class DicomFile {
             throw PleuraError(file: path, "a DICOM file without pixel data (a DICOMDIR index or a report, not an image); give pleura the images, or the DICOMDIR's folder")
         }
         guard raw.decodable != 0 else {
-            throw PleuraError(file: path, "DICOM transfer syntax \(syntax) (\(uid)) has no decoder in Pleura's DCMTK; convert the file first, e.g. to explicit little endian with gdcmconv --raw")
+            throw PleuraError(file: path, "DICOM transfer syntax \(syntax) (\(uid)) has no decoder in Pleura (it reads uncompressed, RLE, JPEG, JPEG-LS and JPEG 2000 DICOM); convert the file first, e.g. to explicit little endian with gdcmconv --raw (Debian: libgdcm-tools)")
         }
         try MediaLimits.checkDimensions(width: width, height: height, file: path)
         // Ultrasound pictures are 8-bit (some 16-bit palettes); 32-bit samples are dose maps and

@@ -72,7 +72,7 @@ struct AddCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\r\u{1B}[K[\(i + 1)/\(files.count)] \(SafeText.sanitize(file))".utf8))
             }
             do {
-                let info = try MediaReader.probe(path: absolute)
+                let (info, identifiers) = try MediaReader.probeWithIdentifiers(path: absolute)
                 let bytes = FileName.status(absolute).map { Int($0.st_size) }
                 if let old = try db.changedContent(atPath: absolute, sha256: info.sha256) {
                     if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -91,7 +91,7 @@ struct AddCommand: ParsableCommand {
                 if let exam, let p = exam.placement(fileName: absolute) {
                     if try db.assignExam(media: info.sha256, patientKey: p.patientKey, studyKey: p.studyKey, zone: p.zone,
                                          protocol: exam.zoneProtocol.name) { placed += 1 }
-                } else if let ids = try MediaReader.clinicalIdentifiers(path: absolute), let patient = ids.patientID, !patient.isEmpty {
+                } else if let ids = identifiers, let patient = ids.patientID, !patient.isEmpty {
                     // A scanner's file names its patient and study: the store keeps only keyed
                     // pseudonyms of them (assignExam), so clips of one exam group together. The
                     // file's zone text counts only when it names a zone of the session's protocol.

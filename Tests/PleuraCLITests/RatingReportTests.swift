@@ -32,22 +32,6 @@ enum RatingStudyFixture {
 }
 
 @Suite(.serialized) struct RatingReportTests {
-    /// A throwaway venv with scipy, scikit-learn and krippendorff (as Scripts/agreement_reference.py
-    /// is run), or nil with the reason when it cannot be made here (no network, no venv module).
-    static func referencePython(in dir: URL) -> (String?, String) {
-        let python = "/usr/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else { return (nil, "no /usr/bin/python3") }
-        let venv = dir.appendingPathComponent("venv").path
-        guard let made = try? runProgram(python, ["-m", "venv", venv]), made.status == 0 else {
-            return (nil, "python3 -m venv failed (Debian: apt-get install python3-venv)")
-        }
-        guard let pip = try? runProgram(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check", "scipy", "scikit-learn", "krippendorff"]),
-              pip.status == 0 else {
-            return (nil, "pip could not install scipy, scikit-learn and krippendorff from PyPI (no network?)")
-        }
-        return (venv + "/bin/python", "")
-    }
-
     @Test(.enabled(if: RatingStudyFixture.available, "skipped: Models/pleura-lus-v1.pt is absent (the study maps need the embedded model)"))
     func reportNumbersEqualScipySklearnAndKrippendorffFromTheExportedCSV() throws {
         let study = try RatingStudyFixture.make("pleura-rating-report")
@@ -79,7 +63,7 @@ enum RatingStudyFixture {
             compared += 1
         }
         #expect(compared > 200)
-        let (python, why) = Self.referencePython(in: study.dir)
+        let (python, why) = ReferenceVenv.agreement
         guard let python else {
             print("skipped the scipy/scikit-learn/krippendorff recomputation: \(why)")
             return

@@ -127,7 +127,7 @@ import PleuraTestSupport
         #expect(report.agreements[0].exams == 3)
 
         // The same from Python: scikit-learn's quadratic kappa and pingouin's ICC2 over the exported files.
-        let (python, why) = Self.referencePython(in: s.dir)
+        let (python, why) = ReferenceVenv.patientAgreement
         guard let python else { print("skipped the scikit-learn/pingouin recomputation: \(why)"); return }
         var paths: [String] = []
         for (name, text) in [("items.csv", report.itemsCSV), ("zones.csv", report.zonesCSV), ("patients.csv", report.patientsCSV),
@@ -140,20 +140,5 @@ import PleuraTestSupport
         #expect(check.status == 0, "\(check.stdoutText)\(check.stderrText)")
         #expect(check.stdoutText.contains(" 0 differ"), "\(check.stdoutText)")
         print("patient scores and agreement vs reference: \(check.stdoutText.split(separator: "\n").last ?? "")")
-    }
-
-    /// A throwaway venv with numpy, scikit-learn and pingouin, or nil with the reason.
-    static func referencePython(in dir: URL) -> (String?, String) {
-        let python = "/usr/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else { return (nil, "no /usr/bin/python3") }
-        let venv = dir.appendingPathComponent("venv").path
-        guard let made = try? runProgram(python, ["-m", "venv", venv]), made.status == 0 else {
-            return (nil, "python3 -m venv failed (Debian: apt-get install python3-venv)")
-        }
-        guard let pip = try? runProgram(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check", "numpy", "scikit-learn", "pingouin"]),
-              pip.status == 0 else {
-            return (nil, "pip could not install numpy, scikit-learn and pingouin from PyPI (no network?)")
-        }
-        return (venv + "/bin/python", "")
     }
 }

@@ -10,22 +10,8 @@ public enum DicomReference {
                                   "pylibjpeg-rle", "numpy"]
 
     /// The venv's python, or nil and why it cannot be made here (no python3-venv, PyPI unreachable).
-    public static let python: (path: String?, reason: String) = {
-        let venv = FileManager.default.temporaryDirectory.appendingPathComponent("pleura-dicom-reference-venv").path
-        let python = venv + "/bin/python"
-        let check = ["-c", "import pydicom, data_store, numpy, pylibjpeg, libjpeg, openjpeg, rle"]
-        if let ok = try? runProgram(python, check), ok.status == 0 { return (python, "") }
-        try? FileManager.default.removeItem(atPath: venv)
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return (nil, "skipped: no /usr/bin/python3") }
-        guard let made = try? runProgram("/usr/bin/python3", ["-m", "venv", venv]), made.status == 0 else {
-            return (nil, "skipped: python3 -m venv failed (Debian: apt-get install python3-venv)")
-        }
-        guard let pip = try? runProgram(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check"] + packages),
-              pip.status == 0 else {
-            return (nil, "skipped: pip could not install pydicom, pydicom-data and pylibjpeg from PyPI (no network?)")
-        }
-        return (python, "")
-    }()
+    public static let python = ReferenceVenv.python(name: "dicom-reference", packages: packages,
+                                                    imports: ["pydicom", "data_store", "numpy", "pylibjpeg", "libjpeg", "openjpeg", "rle"])
 
     public static var available: Bool { python.path != nil }
     public static var missing: String { python.reason }
