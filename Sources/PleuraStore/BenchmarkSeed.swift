@@ -64,3 +64,40 @@ extension AnnotationStore {
         return written
     }
 }
+
+extension AnnotationStore {
+    /// What SQLite alone spends to write another store's label events into this one, the yardstick
+    /// of `pleura import`'s speed: annotators, sessions, events and current values copied by one
+    /// `INSERT … SELECT` per table in one transaction, with the store's schema, foreign keys,
+    /// `synchronous=FULL` and the import's connection settings, the two derivation triggers
+    /// suspended as the import suspends them (and re-created before the commit). No parsing, no
+    /// checks, no binding: any import of those events into this schema costs at least this.
+    /// This store must hold the same media ids and no annotators yet. Returns the seconds taken,
+    /// commit included.
+    @_spi(Benchmark)
+    public func copyLabelEventsSetBased(from source: String) throws -> Double {
+        try writeRaw { db in try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY") }
+        defer { _ = try? writeRaw { db in try db.execute(sql: "PRAGMA cache_size = -2000; PRAGMA temp_store = DEFAULT") } }
+        let start = Measure.now()
+        try writeRaw { db in
+            try db.execute(sql: "ATTACH DATABASE ? AS source", arguments: [source])
+            defer { try? db.execute(sql: "DETACH DATABASE source") }
+            try db.inTransaction(.immediate) {
+                let names = ImportWriter.derivationTriggerNames
+                let triggers = try names.map { name in
+                    try String.fetchOne(db, sql: "SELECT sql FROM main.sqlite_master WHERE type = 'trigger' AND name = ?", arguments: [name]) ?? ""
+                }
+                for name in names { try db.execute(sql: "DROP TRIGGER main.\(name)") }
+                try db.execute(sql: """
+                    INSERT INTO main.annotator SELECT * FROM source.annotator;
+                    INSERT INTO main.session SELECT * FROM source.session;
+                    INSERT INTO main.event SELECT * FROM source.event ORDER BY id;
+                    INSERT INTO main.current_value SELECT * FROM source.current_value;
+                    """)
+                for sql in triggers { try db.execute(sql: sql) }
+                return .commit
+            }
+        }
+        return Measure.now() - start
+    }
+}

@@ -63,7 +63,7 @@ private struct Site {
             }
         }
         #expect(summary.rows == 15_000)
-        #expect(summary.events > ImportWriter.stagedBatch * 2)
+        #expect(summary.events > ImportWriter.derivedBatch * 2)
         #expect(try site.store.eventCount() == summary.events)
         #expect(try site.count("SELECT count(*) FROM current_value") == summary.events)
         #expect(try site.count("SELECT count(*) FROM event WHERE kind != 'import' OR context_id != 0 OR old_value IS NOT NULL") == 0)
