@@ -8,6 +8,8 @@
 #                                               COMMAND's status
 #   Scripts/pg-cluster.sh start DIR [PORT]      start one that stays (prints the URL); DIR must not exist
 #   Scripts/pg-cluster.sh stop DIR              stop it and remove DIR
+#   Scripts/pg-cluster.sh crash-restart DIR     pg_ctl restart -m immediate (no shutdown checkpoint:
+#                                               crash recovery on start), for the restart tests
 #
 # initdb refuses to run as root: as root the cluster belongs to the `postgres` user that Debian's
 # postgresql package creates (runuser). The superuser is `pleura`, trusted on the socket and on
@@ -22,6 +24,16 @@ fi
 
 as_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Runs pg_ctl as the cluster's owner with every descriptor above 2 closed. The server it starts
+# must not keep the caller's descriptors: a parent that waits for them to close would wait as
+# long as the server runs (Foundation's Process waits for a socket each child inherits, so a test
+# starting a cluster hung in waitUntilExit until the server stopped). dash cannot name
+# descriptors above 9, so bash closes them.
+pg_ctl_detached() {
+    if [ "$(id -u)" -eq 0 ]; then set -- runuser -u postgres -- "$PGBIN/pg_ctl" "$@"; else set -- "$PGBIN/pg_ctl" "$@"; fi
+    bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done; exec "$@"' pg-cluster "$@"
 }
 
 free_port() {
@@ -43,7 +55,7 @@ start() {
     as_owner "$PGBIN/initdb" -D "$dir/data" -U pleura --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     # fsync stays on: the crash tests rely on a commit being durable when the server said so.
-    as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    pg_ctl_detached -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
@@ -59,6 +71,7 @@ stop() {
 case "${1:-}" in
     start) shift; start "$@" ;;
     stop) shift; stop "$1" ;;
+    crash-restart) shift; pg_ctl_detached -D "$1/data" -m immediate -w -t 60 restart >/dev/null ;;
     run)
         shift; [ "${1:-}" = "--" ] && shift
         # In memory when there is /dev/shm, as the SQLite process tests: they test the server's
@@ -73,5 +86,5 @@ case "${1:-}" in
         status=0
         PLEURA_TEST_PG_URL=$url PLEURA_TEST_PG_BIN=$PGBIN PLEURA_TEST_PG_DATA=$dir/data "$@" || status=$?
         exit $status ;;
-    *) echo "usage: pg-cluster.sh run [--] COMMAND... | start DIR [PORT] | stop DIR" >&2; exit 2 ;;
+    *) echo "usage: pg-cluster.sh run [--] COMMAND... | start DIR [PORT] | stop DIR | crash-restart DIR" >&2; exit 2 ;;
 esac

@@ -61,7 +61,8 @@ final class PostgresLink: @unchecked Sendable {
     /// connection in an unknown state.
     func drop() {
         lock.lock(); defer { lock.unlock() }
-        _ = try? connection?.close().wait()
+        // Not waited for: a connection in the state `answer` gives up on may never confirm its close.
+        let _: EventLoopFuture<Void>? = connection?.close()
         connection = nil
     }
 
@@ -121,8 +122,34 @@ final class PostgresLink: @unchecked Sendable {
                 case .uuid(let v): binds.append(v)
                 }
             }
-            return try c.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait().rows
+            return try Self.answer(c.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger), from: c).rows
         }
+    }
+
+    /// No statement of the store waits this long for a lock or its answer: past it the
+    /// connection counts as lost (and the write is retried, which its request id makes safe).
+    static let answerTimeout: TimeAmount = .seconds(120)
+
+    /// Waits for a statement's answer, but not on a connection that is gone. postgres-nio can
+    /// leave a query's future pending for ever when the server drops the connection at the wrong
+    /// moment: under `pg_ctl restart -m immediate` a writer stayed blocked in `wait()` for
+    /// minutes, its socket closed and no server process left for it (PostgresRestartTests). So
+    /// the wait also ends, as a lost connection, once the connection is closed (checked every
+    /// 200 ms on its event loop) or after ``answerTimeout``.
+    private static func answer(_ future: EventLoopFuture<PostgresQueryResult>,
+                               from connection: PostgresConnection) throws -> PostgresQueryResult {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: PostgresQueryResult.self)
+        future.cascade(to: promise)   // a late answer after a failure is ignored by the promise
+        let started = NIODeadline.now()
+        let watch = loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) { task in
+            if connection.isClosed || NIODeadline.now() - started > answerTimeout {
+                promise.fail(PostgresConnectionLost())
+                task.cancel()
+            }
+        }
+        defer { watch.cancel() }
+        return try promise.futureResult.wait()
     }
 
     /// Runs SQL text with several statements and no parameters (migrations, role set-up), one

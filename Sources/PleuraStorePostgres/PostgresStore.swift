@@ -60,13 +60,26 @@ public final class PostgresStore: LabelStore, @unchecked Sendable {
     /// The version recorded in the database: 0 for an empty one; nil when it holds other tables.
     func recordedVersion() throws -> Int? { try run(Self.recordedVersion) }
 
+    /// Both facts come from one scan of the catalog (`pg_tables`), never from a name lookup such
+    /// as `to_regclass`: a name lookup answers from the backend's catalog cache, which is brought
+    /// up to date only when the backend takes a relation lock or starts a transaction, and
+    /// `pg_advisory_xact_lock` is neither. So a process that looked for `schema_migration`
+    /// before another created the schema, then waited for the write lock, still "did not see" the
+    /// table after the lock while a scan of `pg_tables` saw it: 8 writers creating one new
+    /// database were told "the database holds other tables" (measured with two psql sessions on
+    /// PostgreSQL 15). A scan reads the catalog with the statement's own snapshot, so under the
+    /// lock it sees every committed migration. (A migration is one transaction, so a schema is
+    /// never seen half made.)
     static func recordedVersion(_ link: PostgresLink) throws -> Int? {
-            let hasMarker = try link.query("SELECT to_regclass('public.schema_migration') IS NOT NULL")[0].at(0, Bool.self)
-            if hasMarker {
-                return try link.query("SELECT coalesce(max(version), 0) FROM schema_migration")[0].at(0, Int.self)
-            }
-            let others = try link.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0].at(0, Int.self)
-            return others == 0 ? 0 : nil
+        let row = try link.query("""
+            SELECT count(*) FILTER (WHERE tablename = 'schema_migration'), count(*)
+            FROM pg_catalog.pg_tables WHERE schemaname = 'public'
+            """)[0]
+        if try row.at(0, Int.self) > 0 {
+            // Naming the table locks it, which brings the cache up to date first.
+            return try link.query("SELECT coalesce(max(version), 0) FROM schema_migration")[0].at(0, Int.self)
+        }
+        return try row.at(1, Int.self) == 0 ? 0 : nil
     }
 
     private func migrate() throws {

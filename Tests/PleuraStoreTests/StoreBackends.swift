@@ -14,12 +14,6 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
     var testDescription: String { rawValue }
     static var available: [StoreBackend] { TestPostgres.adminURL == nil ? [.sqlite] : [.sqlite, .postgres] }
-    /// For the multi-process crash and concurrency tests: PostgreSQL only with
-    /// PLEURA_TEST_PG_PROCESS=1, until they are green there (8 writers racing the creation of
-    /// the schema still fail: issue 14).
-    static var processTested: [StoreBackend] {
-        ProcessInfo.processInfo.environment["PLEURA_TEST_PG_PROCESS"] == "1" ? available : [.sqlite]
-    }
 }
 
 enum TestPostgres {

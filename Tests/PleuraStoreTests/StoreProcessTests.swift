@@ -107,7 +107,7 @@ private func storeIsSound(_ backend: StoreBackend, _ location: String) throws ->
     }
 }
 
-@Test(.timeLimit(.minutes(3)), arguments: StoreBackend.processTested)
+@Test(.timeLimit(.minutes(3)), arguments: StoreBackend.available)
 func killedWriterLosesNothingItReported(_ backend: StoreBackend) throws {
     let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -132,7 +132,7 @@ func killedWriterLosesNothingItReported(_ backend: StoreBackend) throws {
     #expect(reportedTotal > 50, "the writer should have committed something in most rounds")
 }
 
-@Test(.timeLimit(.minutes(3)), arguments: StoreBackend.processTested)
+@Test(.timeLimit(.minutes(3)), arguments: StoreBackend.available)
 func eightWritersLoseNothingAndSeeNoErrors(_ backend: StoreBackend) throws {
     let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
