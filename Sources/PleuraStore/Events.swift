@@ -48,6 +48,27 @@ public struct LabelEvent: Equatable, Sendable {
     public var labelField: LabelField? { contextID == 0 ? LabelField(rawValue: field) : nil }
 }
 
+/// The undo and redo stacks of one annotator's session (original action ids, newest last), rebuilt
+/// from that session's actions in log order: each backend reads the rows with its own SQL and
+/// calls this, so undo and redo mean the same on SQLite and PostgreSQL.
+public enum UndoStacks {
+    public static func rebuild(_ actions: [(action: Int64, kind: String, reverts: Int64?)]) -> (undo: [Int64], redo: [Int64]) {
+        var undo: [Int64] = [], redo: [Int64] = []
+        for (action, kind, reverts) in actions {
+            switch kind {
+            case "undo":
+                if let r = reverts, let i = undo.lastIndex(of: r) { undo.remove(at: i); redo.append(r) }
+            case "redo":
+                if let r = reverts, let i = redo.lastIndex(of: r) { redo.remove(at: i); undo.append(r) }
+            default:
+                // A new change: it can be undone, and nothing undone before it can be redone.
+                undo.append(action); redo.removeAll()
+            }
+        }
+        return (undo, redo)
+    }
+}
+
 /// One field change to append (internal currency of the event writers).
 struct FieldChange {
     var mediaID: Int64
@@ -143,19 +164,7 @@ extension AnnotationStore {
             SELECT action_id, kind, reverts FROM event
             WHERE annotator_id = ? AND session_id = ? GROUP BY action_id ORDER BY action_id
             """, arguments: [annotator.id, session.id])
-        var undo: [Int64] = [], redo: [Int64] = []
-        for row in rows {
-            let action: Int64 = row[0], kind: String = row[1], reverts: Int64? = row[2]
-            switch kind {
-            case "undo":
-                if let r = reverts, let i = undo.lastIndex(of: r) { undo.remove(at: i); redo.append(r) }
-            case "redo":
-                if let r = reverts, let i = redo.lastIndex(of: r) { redo.remove(at: i); undo.append(r) }
-            default:
-                undo.append(action); redo.removeAll()
-            }
-        }
-        return (undo, redo)
+        return UndoStacks.rebuild(rows.map { row -> (action: Int64, kind: String, reverts: Int64?) in (row[0], row[1], row[2]) })
     }
 
     private func replay(_ db: Database, action: Int64, backwards: Bool, kind: LabelEvent.Kind,

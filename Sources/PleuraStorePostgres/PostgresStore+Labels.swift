@@ -165,22 +165,13 @@ extension PostgresStore {
 
     /// The session's undo and redo stacks (original action ids), rebuilt from the log.
     static func undoStacks(_ link: PostgresLink, annotator: Annotator, session: StoreSession) throws -> (undo: [Int64], redo: [Int64]) {
-        var undo: [Int64] = [], redo: [Int64] = []
-        for row in try link.query("""
+        let actions = try link.query("""
             SELECT action_id, min(kind), min(reverts) FROM event
             WHERE annotator_id = $1 AND session_id = $2 GROUP BY action_id ORDER BY action_id
-            """, [.int(annotator.id), .int(session.id)]) {
-            let action: Int64 = try row.at(0), kind: String = try row.at(1), reverts: Int64? = try row.at(2)
-            switch kind {
-            case "undo":
-                if let r = reverts, let i = undo.lastIndex(of: r) { undo.remove(at: i); redo.append(r) }
-            case "redo":
-                if let r = reverts, let i = redo.lastIndex(of: r) { redo.remove(at: i); undo.append(r) }
-            default:
-                undo.append(action); redo.removeAll()
-            }
+            """, [.int(annotator.id), .int(session.id)]).map { row -> (action: Int64, kind: String, reverts: Int64?) in
+            (try row.at(0), try row.at(1), try row.at(2))
         }
-        return (undo, redo)
+        return UndoStacks.rebuild(actions)
     }
 
     // MARK: - History and checks
