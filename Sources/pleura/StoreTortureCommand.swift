@@ -24,6 +24,9 @@ struct StoreTortureCommand: ParsableCommand {
     @Option(help: "Frames of the synthetic clip to spread the changes over.")
     var frames: Int = 500
 
+    @Flag(help: "Append each commit's latency in microseconds (setLabel call to its return) to its line (for the bench's soak).")
+    var latency = false
+
     func run() throws {
         let db = try openLabelStore(store)
         // One synthetic media row shared by all writers (registering it is idempotent).
@@ -46,12 +49,14 @@ struct StoreTortureCommand: ParsableCommand {
             case .severity(let s)?: value = .severity(Severity(rawValue: (s.rawValue + 1) % 4)!)
             default: value = field == .severity ? .severity(Severity(rawValue: 0)!) : .flag(true)
             }
+            let start = Measure.now()
             guard let event = try db.setLabel(item: item, field: field, value: value,
                                               annotator: me, session: session) else {
                 throw PleuraError(file: store, "change \(i) was a no-op: the torture pattern is wrong")
             }
+            let took = latency ? " \(Int(((Measure.now() - start) * 1e6).rounded()))" : ""
             // write(2), unbuffered: the line is out of the process before the next change starts.
-            FileHandle.standardOutput.write(Data("\(event.id) \(frame) \(field.rawValue) \(value.text)\n".utf8))
+            FileHandle.standardOutput.write(Data("\(event.id) \(frame) \(field.rawValue) \(value.text)\(took)\n".utf8))
             i += 1
         }
     }

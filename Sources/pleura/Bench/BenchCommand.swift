@@ -38,6 +38,7 @@ struct BenchCommand: ParsableCommand {
     static let suites: [BenchmarkSuite] = [
         .media,
         .store,
+        .postgres,
         .render,
         .model,
         .tui,
