@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Already in the build through postgres-nio; PleuraCore hashes with its SHA-256 (BoringSSL).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "6.0.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -52,7 +54,8 @@ let package = Package(
         ),
 
         // MARK: Swift modules
-        .target(name: "PleuraCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "PleuraCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit"),
+                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PleuraMedia", dependencies: ["PleuraCore", "CFFmpeg", "CPleuraDicomAPI"]),
         .target(name: "PleuraStore", dependencies: ["PleuraCore", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")]),

@@ -37,6 +37,7 @@ struct BenchCommand: ParsableCommand {
     /// Every suite, in the order they run.
     static let suites: [BenchmarkSuite] = [
         .media,
+        .dicom,
         .store,
         .postgres,
         .render,
