@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -44,7 +45,10 @@ void copyString(char *dst, size_t len, const char *src) {
 }
 
 /// Codecs and logging, once per process. DCMTK logs warnings to stderr by default, which would
-/// scribble over the TUI (and could echo a file's contents): logging is switched off.
+/// scribble over the TUI (and could echo a file's contents): logging is switched off. The codec
+/// registrations are released at exit, as DCMTK asks (LeakSanitizer reported them as 9 leaked
+/// objects at the end of the media fuzzer's first run with DICOM seeds). atexit from here runs
+/// before the static destructors of DCMTK's libraries, which were initialised earlier.
 void setUp() {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -52,6 +56,11 @@ void setUp() {
         DcmRLEDecoderRegistration::registerCodecs();
         DJDecoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs();
+        std::atexit([] {
+            DJLSDecoderRegistration::cleanup();
+            DJDecoderRegistration::cleanup();
+            DcmRLEDecoderRegistration::cleanup();
+        });
     });
 }
 
