@@ -46,8 +46,7 @@ struct ExamsCommand: ParsableCommand {
             storePath = storePath ?? s.store.path
         }
         guard let storePath else { throw PleuraError(file: "pleura exams", "name a session or a --store") }
-        guard FileManager.default.fileExists(atPath: storePath) else { throw PleuraError(file: storePath, "no such store (pleura add makes one)") }
-        let db = try AnnotationStore.open(path: storePath)
+        let db = try openExistingStore(storePath, next: "`pleura add` makes one")
         if let s = loaded, let exam = s.exam {
             var placed = 0, unregistered = 0
             for url in try TUILauncher.mediaFiles(s) {

@@ -39,10 +39,7 @@ struct ExportCommand: ParsableCommand {
     var level: ItemLevel?
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else {
-            throw PleuraError(file: store, "no such store (create one with `pleura add` or `pleura import`)")
-        }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "create one with `pleura add` (clips) or `pleura import` (labels)")
         let rootPath = root ?? FileManager.default.currentDirectoryPath
         if format == .pocus { throw PleuraError(file: output, "pocus is an import-only format: export csv, jsonl or labelstudio") }
         if format == .labelstudio && kind != .labels && kind != .ratings {

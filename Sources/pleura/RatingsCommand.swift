@@ -89,8 +89,7 @@ struct RatingsVerifyCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "ratings are made with `pleura rate SESSION` or `pleura import`")
         let rows = try db.ratings()
         // One check per distinct map; the first rater's row names it.
         var seen = Set<String>(), maps: [RatingRow] = []

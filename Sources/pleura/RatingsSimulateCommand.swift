@@ -52,8 +52,7 @@ struct RatingsSimulateCommand: ParsableCommand {
         guard (2...20).contains(raters) else { throw PleuraError(file: nil, "--raters must be 2 to 20") }
         guard frames >= 1 else { throw PleuraError(file: nil, "--frames must be 1 or more") }
         guard let scale = RatingScale(rawValue: scale) else { throw PleuraError(file: nil, "--scale must be seven or born") }
-        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store (register clips with `pleura add`)") }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "register clips with `pleura add`")
         let media = try db.allMedia().sorted { $0.path < $1.path }
         guard !media.isEmpty else { throw PleuraError(file: store, "no clips registered: run `pleura add CLIPS --store \(store)` first") }
         let model = try modelOptions.load()

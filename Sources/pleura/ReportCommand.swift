@@ -39,8 +39,7 @@ struct RatingReportCommand: ParsableCommand {
     var title: String = "Heatmap rating study"
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "ratings are made with `pleura rate SESSION` or `pleura import`")
         let records = try db.ratingRecords(root: root ?? FileManager.default.currentDirectoryPath).map(\.record)
         guard records.contains(where: { $0.rating != nil }) else {
             throw PleuraError(file: store, "no ratings in this store: rate with `pleura rate SESSION` (or import a rating CSV) first")

@@ -69,8 +69,7 @@ struct ReviewCommand: ParsableCommand {
             return
         }
         let storePath = options.store ?? loaded.store.path
-        guard FileManager.default.fileExists(atPath: storePath) else { throw PleuraError(file: storePath, "no such store") }
-        let store = try AnnotationStore.open(path: storePath)
+        let store = try openExistingStore(storePath, next: "a review needs labels (`pleura import`) and predictions (`pleura infer`) in a store")
         let queue = try store.reviewQueue(try queueOptions(loaded), root: root ?? FileManager.default.currentDirectoryPath)
         if json {
             for e in queue { print(e.json) }

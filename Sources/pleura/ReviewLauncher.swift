@@ -13,10 +13,7 @@ extension TUILauncher {
         let settings = try command?.settings(session) ?? session.review ?? ReviewSettings()
         let training = try (command?.models ?? ModelAnswerArguments.parse([])).trainingFiles()
         let storeURL = options.store.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? session.store
-        guard FileManager.default.fileExists(atPath: storeURL.path) else {
-            throw PleuraError(file: storeURL.path, "no such store: a review needs labels (pleura import) and predictions (pleura infer) in it")
-        }
-        let store = try AnnotationStore.open(path: storeURL.path)
+        let store = try openExistingStore(storeURL.path, next: "a review needs labels (`pleura import`) and predictions (`pleura infer`) in a store")
         func note(_ s: String) { FileHandle.standardError.write(Data("pleura: \(s)\n".utf8)) }
         let queueOptions = ReviewQueueOptions(settings, trainingFiles: training, excluding: [session.annotator])
         let queue = try store.reviewQueue(queueOptions, root: "/")

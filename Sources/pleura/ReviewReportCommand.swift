@@ -35,8 +35,7 @@ struct ReviewReportCommand: ParsableCommand {
     @OptionGroup var models: ModelAnswerArguments
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "reviews are made with `pleura review SESSION`")
         let ref = try db.referenceAnnotator(reference)
         let options = try models.options()
         let annotators = try db.annotators()

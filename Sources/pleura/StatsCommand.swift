@@ -40,8 +40,7 @@ struct StatsCommand: ParsableCommand {
     @OptionGroup var models: ModelAnswerArguments
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw PleuraError(file: store, "no such store") }
-        let db = try AnnotationStore.open(path: store)
+        let db = try openExistingStore(store, next: "create one with `pleura add` (clips) or `pleura import` (labels)")
         let report = try db.statistics(level: level, root: root ?? FileManager.default.currentDirectoryPath,
                                        models: try models.options())
         // Patient level (exams and zones): quadratic kappa on zone scores, ICC(2,1) on patient scores.

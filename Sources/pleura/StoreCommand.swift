@@ -81,10 +81,12 @@ struct StoreVerifyCommand: ParsableCommand {
     }
 }
 
-/// Opens a store that must exist already (checking commands never create one).
-func openExistingStore(_ path: String) throws -> AnnotationStore {
+/// Opens a store that must exist already: the commands that read or check a store never create
+/// one (opening a missing path would make an empty store and report on nothing). `next` says
+/// what to do instead, after "no such store: ".
+func openExistingStore(_ path: String, next: String = "give the path of an existing .sqlite store") throws -> AnnotationStore {
     guard FileManager.default.fileExists(atPath: path) else {
-        throw PleuraError(file: path, "no such store (give the path of an existing .sqlite store)")
+        throw PleuraError(file: path, "no such store: \(next)")
     }
     return try AnnotationStore.open(path: path)
 }
